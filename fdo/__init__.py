@@ -1,0 +1,31 @@
+"""fdo: identifiers (Git URLs, DOIs, Handle/FDO PIDs, SWHIDs, RSD pages) to launch targets.
+
+Bottom of the flow ``fdo -> builders -> launcher -> outpost``: imports none of the
+other packages. Public surface: :class:`~fdo.target.LaunchTarget` and the errors in
+:mod:`fdo.errors`; ``resolve``/``fetch`` are added by the resolver modules.
+"""
+
+from fdo.errors import (
+    FetchError,
+    MalformedIdentifier,
+    NotFound,
+    RefusedTarget,
+    ResolveError,
+    UnsupportedIdentifier,
+    UpstreamError,
+)
+from fdo.target import Choice, FileEntry, Hop, LaunchTarget
+
+__all__ = [
+    "Choice",
+    "FetchError",
+    "FileEntry",
+    "Hop",
+    "LaunchTarget",
+    "MalformedIdentifier",
+    "NotFound",
+    "RefusedTarget",
+    "ResolveError",
+    "UnsupportedIdentifier",
+    "UpstreamError",
+]

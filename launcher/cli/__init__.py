@@ -1,0 +1,1 @@
+"""The ``nfdi-launcher`` command line: one module per subcommand."""

@@ -1,0 +1,99 @@
+"""Shared base for the ``nfdi-launcher`` command and its subcommands.
+
+Every subcommand is a traitlets :class:`~traitlets.config.Application` derived from
+:class:`LauncherApp`, so all of them read the same config file
+(``nfdi_launcher_config.py``, like ``jupyterhub_config.py``), accept the same logging
+options and print ``--help-all`` generated from the ``help=`` text of their traits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from traitlets import Bool, Unicode, default
+from traitlets.config import Application, catch_config_error
+
+from launcher import __version__
+from launcher import log as launcher_log
+
+CONFIG_FILE_NAME = "nfdi_launcher_config.py"
+
+
+class LauncherApp(Application):
+    """Base class: config file, logging with token scrubbing, optional JSON logs."""
+
+    name = "nfdi-launcher"
+    version = __version__
+
+    config_file = Unicode(
+        CONFIG_FILE_NAME,
+        help="""Python config file to load, like jupyterhub_config.py.
+
+        Every class listed by --help-all can be configured there as
+        ``c.ClassName.trait = value``. A relative name is looked up in the current
+        directory; a missing default file is not an error, a missing file named
+        explicitly is. The environment variable NFDI_LAUNCHER_CONFIG overrides the
+        default.""",
+    ).tag(config=True)
+
+    @default("config_file")
+    def _config_file_default(self) -> str:
+        return os.environ.get("NFDI_LAUNCHER_CONFIG", CONFIG_FILE_NAME)
+
+    json_logs = Bool(
+        False,
+        help="""Write logs as one JSON object per line (for log shippers) instead of text.
+
+        Secrets in URLs (token=..., user:password@) and in Authorization headers
+        are redacted in both formats.""",
+    ).tag(config=True)
+
+    aliases = {
+        "config": "LauncherApp.config_file",
+        "f": "LauncherApp.config_file",
+        "log-level": "Application.log_level",
+    }
+    flags = {
+        "json-logs": ({"LauncherApp": {"json_logs": True}}, "Write logs as JSON lines."),
+        "debug": ({"Application": {"log_level": logging.DEBUG}}, "Log at DEBUG level."),
+    }
+
+    @default("log_level")
+    def _log_level_default(self) -> int:
+        return logging.INFO
+
+    def _log_default(self) -> logging.Logger:
+        return logging.getLogger("nfdi_launcher")
+
+    @catch_config_error
+    def initialize(self, argv: Any = None) -> None:
+        super().initialize(argv)
+        if self.subapp is not None:
+            return
+        self._load_launcher_config()
+        launcher_log.configure(self.log_level, self.json_logs)
+
+    def _load_launcher_config(self) -> None:
+        path = Path(self.config_file)
+        if getattr(self, "generate_config", False):
+            return
+        if not path.exists():
+            explicit = self.config_file != CONFIG_FILE_NAME
+            if explicit:
+                print(f"error: config file {path} does not exist", file=sys.stderr)
+                self.exit(2)
+            return
+        self.load_config_file(path.name, path=str(path.parent.resolve()))
+        # Command-line options win over the file, as in jupyterhub.
+        if self.cli_config:
+            self.update_config(self.cli_config)
+
+    def start(self) -> None:
+        if self.subapp is not None:
+            self.subapp.start()
+            return
+        self.print_help()

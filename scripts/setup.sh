@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# One idempotent setup for a fresh Debian 12 machine, run as root.
+#
+# Installs and starts what the local stack and the test suite need:
+#   docker.io + a running dockerd, the docker buildx plugin (Debian 13's package),
+#   docker-registry, debootstrap, git, chromium (browser tests), node's
+#   configurable-http-proxy, a virtual environment at .venv with this project
+#   installed (editable), and the local base images
+#   local/debian:bookworm and local/jupyter-base:<version>.
+#
+# Every step checks first whether its work is already done, so a second run
+# takes seconds. Nothing is pulled from Docker Hub: the base images are made
+# here with debootstrap and `docker import`.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE="${NFDI_LAUNCHER_STATE:-/var/lib/nfdi-launcher}"
+JUPYTERHUB_VERSION="6.1.1"
+BASE_IMAGE="local/jupyter-base:${JUPYTERHUB_VERSION}"
+DEBIAN_IMAGE="local/debian:bookworm"
+DEBIAN_MIRROR="${NFDI_LAUNCHER_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+mkdir -p "$STATE"
+
+log() { printf '[setup %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+timed() { local t0=$SECONDS; "$@"; log "$1 ${2:-} took $((SECONDS - t0)) s"; }
+
+need_root() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "error: scripts/setup.sh installs system packages and must run as root" >&2
+    exit 2
+  fi
+}
+
+apt_packages() {
+  local want=(docker.io docker-registry debootstrap git chromium chromium-driver
+              iproute2 ca-certificates curl python3-venv)
+  # This machine kind ships Node.js and npm; Debian's npm conflicts with them.
+  command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
+  local missing=()
+  for p in "${want[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "apt-get install ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+buildx_plugin() {
+  # Debian 12 has no buildx; repo2docker needs it. Debian 13's docker-buildx
+  # package only depends on libc6 >= 2.34, so take that .deb without adding
+  # trixie to the system's apt sources.
+  if docker buildx version >/dev/null 2>&1; then return; fi
+  local aptx="$STATE/aptx"
+  mkdir -p "$aptx/lists/partial" "$aptx/cache/archives/partial"
+  printf 'deb %s trixie main\n' "$DEBIAN_MIRROR" > "$aptx/sources.list"
+  local opts=(-o "Dir::Etc::SourceList=$aptx/sources.list" -o Dir::Etc::SourceParts=/dev/null
+              -o "Dir::State::Lists=$aptx/lists" -o "Dir::Cache=$aptx/cache")
+  apt-get "${opts[@]}" update -qq
+  (cd "$aptx" && apt-get "${opts[@]}" download docker-buildx >/dev/null)
+  dpkg -i "$aptx"/docker-buildx_*.deb >/dev/null
+  docker buildx version
+}
+
+start_dockerd() {
+  if docker info >/dev/null 2>&1; then return; fi
+  log "starting dockerd"
+  # No systemd here: run the daemon as a plain background process.
+  nohup dockerd >"$STATE/dockerd.log" 2>&1 </dev/null &
+  echo $! >"$STATE/dockerd.pid"
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && return
+    sleep 1
+  done
+  echo "error: dockerd did not answer within 60 s; see $STATE/dockerd.log" >&2
+  tail -n 20 "$STATE/dockerd.log" >&2
+  exit 1
+}
+
+node_proxy() {
+  if command -v configurable-http-proxy >/dev/null 2>&1; then return; fi
+  log "npm install -g configurable-http-proxy@5"
+  npm install -g --silent configurable-http-proxy@5 >/dev/null
+}
+
+python_venv() {
+  local py=python3
+  if [ ! -x "$ROOT/.venv/bin/python" ]; then
+    log "creating .venv"
+    "$py" -m venv "$ROOT/.venv"
+  fi
+  local stamp="$ROOT/.venv/.installed-$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
+  if [ ! -e "$stamp" ]; then
+    log "pip install -e .[test,docs]"
+    "$ROOT/.venv/bin/pip" install -q --upgrade pip >/dev/null
+    "$ROOT/.venv/bin/pip" install -q -e "$ROOT[test,docs]"
+    rm -f "$ROOT"/.venv/.installed-*
+    touch "$stamp"
+  fi
+}
+
+debian_image() {
+  if docker image inspect "$DEBIAN_IMAGE" >/dev/null 2>&1; then return; fi
+  log "debootstrap bookworm (one-off)"
+  local root="$STATE/rootfs"
+  rm -rf "$root"
+  debootstrap --variant=minbase bookworm "$root" "$DEBIAN_MIRROR" >"$STATE/debootstrap.log" 2>&1 || {
+    tail -n 30 "$STATE/debootstrap.log" >&2; exit 1; }
+  tar -C "$root" -c . | docker import - "$DEBIAN_IMAGE" >/dev/null
+  rm -rf "$root"
+}
+
+jupyter_base_image() {
+  if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then return; fi
+  log "building $BASE_IMAGE (one-off)"
+  local ctx="$STATE/jupyter-base"
+  rm -rf "$ctx"
+  cp -r "$ROOT/scripts/images/jupyter-base" "$ctx"
+  # pip inside the build reaches PyPI only with the host's CA bundle.
+  cp /etc/ssl/certs/ca-certificates.crt "$ctx/host-ca.crt"
+  DOCKER_BUILDKIT=0 docker build -q --build-arg "JUPYTERHUB_VERSION=$JUPYTERHUB_VERSION" \
+    -t "$BASE_IMAGE" "$ctx" >/dev/null
+  rm -rf "$ctx"
+}
+
+need_root
+t_all=$SECONDS
+timed apt_packages
+timed start_dockerd
+timed buildx_plugin
+timed node_proxy
+timed python_venv
+timed debian_image
+timed jupyter_base_image
+log "setup done in $((SECONDS - t_all)) s"
