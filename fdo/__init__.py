@@ -14,6 +14,9 @@ from fdo.errors import (
     UnsupportedIdentifier,
     UpstreamError,
 )
+from fdo.fetch import fetch
+from fdo.identifiers import Identifier, parse
+from fdo.resolve import Resolution, ResolverConfig, resolve
 from fdo.target import Choice, FileEntry, Hop, LaunchTarget
 
 __all__ = [
@@ -21,11 +24,17 @@ __all__ = [
     "FetchError",
     "FileEntry",
     "Hop",
+    "Identifier",
     "LaunchTarget",
     "MalformedIdentifier",
     "NotFound",
     "RefusedTarget",
+    "Resolution",
     "ResolveError",
+    "ResolverConfig",
     "UnsupportedIdentifier",
     "UpstreamError",
+    "fetch",
+    "parse",
+    "resolve",
 ]

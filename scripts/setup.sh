@@ -33,7 +33,7 @@ need_root() {
 
 apt_packages() {
   local want=(docker.io docker-registry debootstrap git chromium chromium-driver
-              iproute2 ca-certificates curl python3-venv)
+              iproute2 ca-certificates curl openssl python3-venv)
   # This machine kind ships Node.js and npm; Debian's npm conflicts with them.
   command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
   local missing=()
@@ -66,6 +66,13 @@ buildx_plugin() {
 start_dockerd() {
   if docker info >/dev/null 2>&1; then return; fi
   log "starting dockerd"
+  # A daemon killed with its session leaves pid files behind; a live pid is left alone.
+  local pidfile
+  for pidfile in /var/run/docker.pid /var/run/docker/containerd/containerd.pid; do
+    if [ -f "$pidfile" ] && ! kill -0 "$(cat "$pidfile" 2>/dev/null)" 2>/dev/null; then
+      rm -f "$pidfile"
+    fi
+  done
   # No systemd here: run the daemon as a plain background process.
   nohup dockerd >"$STATE/dockerd.log" 2>&1 </dev/null &
   echo $! >"$STATE/dockerd.pid"
@@ -94,7 +101,11 @@ python_venv() {
   if [ ! -e "$stamp" ]; then
     log "pip install -e .[test,docs]"
     "$ROOT/.venv/bin/pip" install -q --upgrade pip >/dev/null
-    "$ROOT/.venv/bin/pip" install -q -e "$ROOT[test,docs]"
+    if ! "$ROOT/.venv/bin/pip" install -q -e "$ROOT[test,docs]" >"$STATE/pip.log" 2>&1; then
+      grep -v -E "^WARNING: Location" "$STATE/pip.log" | tail -n 40 >&2
+      echo "error: pip install failed (full log: $STATE/pip.log)" >&2
+      exit 1
+    fi
     rm -f "$ROOT"/.venv/.installed-*
     touch "$stamp"
   fi

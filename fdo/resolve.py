@@ -1,0 +1,224 @@
+"""``resolve(identifier) -> LaunchTarget``: parse, then run the resolver chain, then cache.
+
+Pipeline: ``parse`` (pure) -> hops through the configured resolvers (bounded depth,
+cycle detection, every hop recorded in ``chain``) -> the pinned
+:class:`~fdo.target.LaunchTarget`. Results are cached in memory: immutable ones for
+``cache_ttl``, ones that pinned a mutable name (branch, concept DOI, "latest") for
+``mutable_cache_ttl``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import replace
+from typing import Any
+
+from traitlets import Float, Int, List, Unicode
+from traitlets.config import Config, Configurable
+from traitlets.utils.importstring import import_item
+
+from fdo.config import NetConfig
+from fdo.errors import NotFound, RefusedTarget, UnsupportedIdentifier, UpstreamError
+from fdo.identifiers import DEFAULT_HOSTS, Identifier, KnownHosts, parse
+from fdo.net import Git, HttpClient, HttpNotFound
+from fdo.resolvers import DEFAULT_RESOLVERS, ResolveContext, Resolver
+from fdo.target import LaunchTarget
+
+
+class ResolverConfig(Configurable):
+    """Which resolvers run, in which order, and how results are cached."""
+
+    resolvers = List(
+        Unicode(),
+        DEFAULT_RESOLVERS,
+        help="""Import strings of the resolver plug-ins, tried in this order; the first
+        whose ``accepts`` is true handles a hop. Like repo2docker's content_providers.""",
+    ).tag(config=True)
+
+    max_depth = Int(
+        8,
+        help="""Maximum number of hops (DOI -> record -> repository -> commit ...). Deeper
+        chains, e.g. Handles pointing at Handles, are refused.""",
+    ).tag(config=True)
+
+    cache_ttl = Float(
+        24 * 3600.0,
+        help="Seconds an immutable resolution (commit SHA, version record) stays cached.",
+    ).tag(config=True)
+
+    mutable_cache_ttl = Float(
+        60.0,
+        help="""Seconds a resolution that pinned a mutable name (branch, tag, concept DOI,
+        latest dataset version, Handle record) stays cached.""",
+    ).tag(config=True)
+
+    cache_max_entries = Int(4096, help="Maximum number of cached resolutions.").tag(config=True)
+
+    extra_hosts = List(
+        Unicode(),
+        [],
+        help="""Extra hosts recognised by URL shape, as ``<kind>:<host>`` with kind one of
+        zenodo, invenio, figshare, dataverse, hydroshare, ckan, rsd
+        (e.g. ``dataverse:data.goettingen-research-online.de``).""",
+    ).tag(config=True)
+
+    def known_hosts(self) -> KnownHosts:
+        extra: dict[str, set[str]] = {}
+        for item in self.extra_hosts:
+            kind, _, host = str(item).partition(":")
+            extra.setdefault(kind, set()).add(host.lower())
+        fields = {k: getattr(DEFAULT_HOSTS, k) | frozenset(v) for k, v in extra.items() if hasattr(DEFAULT_HOSTS, k)}
+        return KnownHosts(**fields)
+
+
+class ResolutionCache:
+    """Small LRU with per-entry expiry; lookups are a dict access (well under 2 ms)."""
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self.max_entries = max_entries
+        self._data: OrderedDict[str, tuple[float, LaunchTarget]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> LaunchTarget | None:
+        with self._lock:
+            item = self._data.get(key)
+            if item is None:
+                return None
+            if item[0] < time.monotonic():
+                del self._data[key]
+                return None
+            self._data.move_to_end(key)
+            return item[1]
+
+    def put(self, key: str, target: LaunchTarget, ttl: float) -> None:
+        if ttl <= 0:
+            return
+        with self._lock:
+            self._data[key] = (time.monotonic() + ttl, target)
+            self._data.move_to_end(key)
+            while len(self._data) > self.max_entries:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+class Resolution:
+    """A configured resolver chain with its clients and cache; share one per process."""
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        http: HttpClient | None = None,
+        git: Git | None = None,
+    ) -> None:
+        self.config = config if config is not None else Config()
+        self.settings = ResolverConfig(config=self.config)
+        net = NetConfig(config=self.config)
+        self.http = http if http is not None else HttpClient(net)
+        self.git = git if git is not None else Git(net)
+        self.hosts = self.settings.known_hosts()
+        self.plugins: list[Resolver] = [
+            import_item(name)(config=self.config) for name in self.settings.resolvers
+        ]
+        self.cache = ResolutionCache(self.settings.cache_max_entries)
+        self._net = net
+
+    def resolve(self, identifier: str, *, use_cache: bool = True) -> LaunchTarget:
+        # operator rewrites change where an identifier leads, so they belong to the key
+        rewrites = json.dumps(self._net.effective_rewrites(), sort_keys=True)
+        key = f"{rewrites}\n{identifier.strip()}"
+        if use_cache:
+            hit = self.cache.get(key)
+            if hit is not None:
+                return hit if hit.identifier == identifier else hit.with_(identifier=identifier)
+        ident = parse(identifier, hosts=self.hosts)
+        ctx = ResolveContext(http=self.http, git=self.git, hosts=self.hosts)
+        target = self._run(ident, ctx).with_(identifier=identifier)
+        ttl = self.settings.mutable_cache_ttl if ctx.mutable or target.choices else self.settings.cache_ttl
+        if use_cache:
+            self.cache.put(key, target, ttl)
+        return target
+
+    def _run(self, ident: Identifier, ctx: ResolveContext) -> LaunchTarget:
+        seen: set[str] = set()
+        for _hop in range(self.settings.max_depth + 1):
+            if ident.normalized in seen:
+                raise RefusedTarget(
+                    f"resolution loops back to {ident.normalized}; the records point at each other, "
+                    "report this to the record's publisher"
+                )
+            seen.add(ident.normalized)
+            plugin = next((p for p in self.plugins if p.accepts(ident)), None)
+            if plugin is None:
+                raise UnsupportedIdentifier(
+                    f"no resolver handles {ident.kind} identifiers like {ident.normalized}; "
+                    "paste a DOI, Handle PID, SWHID or Git URL"
+                )
+            out = self._step(plugin, ident, ctx)
+            if isinstance(out, LaunchTarget):
+                return self._finish(out, ctx)
+            ctx.hop(ident.normalized, out.normalized, plugin.name)
+            ident = out
+        raise RefusedTarget(
+            f"more than {self.settings.max_depth} resolution hops; "
+            "the identifier's records form a chain too long to follow"
+        )
+
+    @staticmethod
+    def _step(plugin: Resolver, ident: Identifier, ctx: ResolveContext) -> LaunchTarget | Identifier:
+        """One hop; upstream surprises become one-line errors that say what to do."""
+        try:
+            return plugin.resolve(ident, ctx)
+        except HttpNotFound as err:
+            raise NotFound(f"{ident.normalized} was not found ({err}); check the identifier") from None
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+            raise UpstreamError(
+                f"the {plugin.name} record for {ident.normalized} has an unexpected format "
+                f"({type(err).__name__}: {str(err)[:80]}); try again later or report it"
+            ) from None
+
+    def _finish(self, target: LaunchTarget, ctx: ResolveContext) -> LaunchTarget:
+        provenance = {**ctx.provenance, **target.provenance}
+        if "checksum" in provenance and len(target.files) == 1 and target.files[0].checksum is None:
+            target = target.with_(files=(replace(target.files[0], checksum=provenance["checksum"]),))
+        return target.with_(
+            chain=tuple(ctx.hops) + target.chain,
+            warnings=tuple(ctx.warnings) + tuple(w for w in target.warnings if w not in ctx.warnings),
+            provenance=provenance,
+        )
+
+
+_default: Resolution | None = None
+_default_lock = threading.Lock()
+
+
+def default_resolution() -> Resolution:
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Resolution()
+        return _default
+
+
+def resolve(
+    identifier: str,
+    *,
+    config: Config | None = None,
+    http: HttpClient | None = None,
+    git: Git | None = None,
+    **kw: Any,
+) -> LaunchTarget:
+    """Resolve ``identifier`` to a pinned :class:`LaunchTarget` (ambiguous -> ``choices``).
+
+    Raises :class:`fdo.errors.ResolveError` subclasses with a one-line message. Without
+    arguments a process-wide :class:`Resolution` (and its cache) is used.
+    """
+    if config is None and http is None and git is None:
+        return default_resolution().resolve(identifier, **kw)
+    return Resolution(config, http=http, git=git).resolve(identifier, **kw)

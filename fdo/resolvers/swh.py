@@ -1,0 +1,118 @@
+"""Software Heritage: peel rel -> rev -> dir via the API, then cook the directory in the vault."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from traitlets import Float, Unicode
+
+from fdo.errors import NotFound, UpstreamError
+from fdo.identifiers import Identifier, parse
+from fdo.resolvers.base import Outcome, ResolveContext, Resolver, as_dict
+from fdo.target import Choice, FileEntry, LaunchTarget
+
+SWH = "https://archive.softwareheritage.org"
+
+
+class SwhResolver(Resolver):
+    name = "swh"
+
+    token = Unicode(
+        "",
+        help="Bearer token for the Software Heritage API (raises rate limits). Never logged.",
+    ).tag(config=True)
+
+    vault_max_wait = Float(
+        60.0,
+        help="""Seconds to wait for the vault to cook a directory during resolution. If it
+        is not done by then the target still carries the vault fetch URL and a warning.""",
+    ).tag(config=True)
+
+    vault_poll_interval = Float(
+        2.0, help="Seconds between two vault status requests while cooking."
+    ).tag(config=True)
+
+    def accepts(self, ident: Identifier) -> bool:
+        return ident.kind == "swhid"
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def _api(self, ctx: ResolveContext, path: str) -> dict[str, Any]:
+        return as_dict(ctx.http.get_json(f"{SWH}/api/1/{path}", headers=self._headers()))
+
+    def resolve(self, ident: Identifier, ctx: ResolveContext) -> Outcome:
+        kind, sha = ident.get("type"), ident.get("hash")
+        if kind == "rel":
+            rel = self._api(ctx, f"release/{sha}/")
+            if rel.get("target_type") != "revision":
+                raise NotFound(f"release {sha} does not point at a revision; use a dir/rev SWHID")
+            return parse(f"swh:1:rev:{rel['target']}")
+        if kind == "rev":
+            rev = self._api(ctx, f"revision/{sha}/")
+            return parse(f"swh:1:dir:{rev['directory']}")
+        if kind == "snp":
+            return self._snapshot(ident, sha, ctx)
+        return self._directory(ident, sha, ctx)
+
+    def _snapshot(self, ident: Identifier, sha: str, ctx: ResolveContext) -> Outcome:
+        anchor = ident.get("anchor")
+        if anchor:
+            return parse(anchor)
+        snp = self._api(ctx, f"snapshot/{sha}/")
+        branches = as_dict(snp.get("branches"))
+        head = as_dict(branches.get("HEAD"))
+        if head.get("target_type") == "alias":
+            head = as_dict(branches.get(str(head.get("target"))))
+        if head.get("target_type") in ("revision", "release"):
+            short = "rev" if head["target_type"] == "revision" else "rel"
+            return parse(f"swh:1:{short}:{head['target']}")
+        choices = tuple(
+            Choice(identifier=f"swh:1:rev:{b['target']}", label=name, reason="snapshot branch")
+            for name, b in ((n, as_dict(v)) for n, v in sorted(branches.items()))
+            if b.get("target_type") == "revision"
+        )
+        if not choices:
+            raise NotFound(f"snapshot {sha} has no branches with revisions")
+        return LaunchTarget(
+            identifier=ident.raw, kind="swh", provider="swhid", source=f"{SWH}/{ident.get('core')}",
+            ref="", launch_path="", choices=choices,
+        )
+
+    def _directory(self, ident: Identifier, sha: str, ctx: ResolveContext) -> LaunchTarget:
+        core = f"swh:1:dir:{sha}"
+        status = self._cook(core, ctx)
+        fetch_url = str(status.get("fetch_url") or f"{SWH}/api/1/vault/flat/{core}/raw/")
+        prov = {"swhid": core}
+        for key in ("origin", "visit", "anchor", "path"):
+            if ident.get(key):
+                prov[key] = ident.get(key)
+        if status.get("status") != "done":
+            ctx.warn(f"the Software Heritage vault is still preparing {core}; fetching waits for it")
+        return LaunchTarget(
+            identifier=ident.raw,
+            kind="swh",
+            provider="swhid",
+            source=f"{SWH}/{core}",
+            ref=core,
+            launch_path=f"v2/swhid/{core}",
+            files=(FileEntry(name=f"{sha}.tar.gz", url=fetch_url),),
+            title=ident.get("origin") or core,
+            ref_url=f"{SWH}/{core}",
+            provenance=prov,
+        )
+
+    def _cook(self, core: str, ctx: ResolveContext) -> dict[str, Any]:
+        url = f"{SWH}/api/1/vault/flat/{core}/"
+        status = as_dict(ctx.http.post_json(url, headers=self._headers()).json())
+        deadline = time.monotonic() + self.vault_max_wait
+        while status.get("status") in ("new", "pending") and time.monotonic() < deadline:
+            time.sleep(min(self.vault_poll_interval, max(0.0, deadline - time.monotonic())))
+            status = as_dict(ctx.http.get_json(url, headers=self._headers(), cache=False))
+        if status.get("status") == "failed":
+            raise UpstreamError(
+                f"the Software Heritage vault could not prepare {core}: "
+                f"{status.get('progress_message', 'failed')}; try again later"
+            )
+        return status
