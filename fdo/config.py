@@ -132,6 +132,24 @@ class NetConfig(Configurable):
         300.0, help="Seconds one git command (ls-remote, fetch, checkout) may take."
     ).tag(config=True)
 
+    prepare_max_seconds = Float(
+        600.0,
+        help="""Seconds fetching waits in total for content that a provider prepares on
+        demand (Software Heritage vault cooking, HydroShare bag zips) before it gives up
+        with an error saying to try again later.""",
+    ).tag(config=True)
+
+    prepare_poll_interval = Float(
+        5.0,
+        help="Seconds between two requests asking whether on-demand content is ready.",
+    ).tag(config=True)
+
+    prepare_max_polls = Int(
+        120,
+        help="""Maximum number of requests asking whether on-demand content is ready
+        (bounds the wait together with ``prepare_max_seconds``).""",
+    ).tag(config=True)
+
     max_archive_files = Int(
         20000, help="Maximum number of members in one archive that is unpacked."
     ).tag(config=True)

@@ -8,6 +8,9 @@ A pipeline of named steps per kind:
   files safely (:mod:`fdo.unpack`), flatten a single top-level folder;
 - ``swh``: download the vault tarball listed in ``target.files`` and unpack it likewise.
 
+Providers that build downloads on demand (Software Heritage vault, HydroShare bags) are
+waited for first, bounded (:mod:`fdo.prepare`).
+
 Nothing is written outside ``dest``; on failure ``dest`` is removed (or emptied, if it
 existed before) and the error is raised with a one-line message.
 """
@@ -23,6 +26,7 @@ from fdo.config import NetConfig
 from fdo.errors import FetchError, ResolveError
 from fdo.net.git import Git
 from fdo.net.http import HttpClient
+from fdo.prepare import prepare
 from fdo.target import FileEntry, LaunchTarget
 from fdo.unpack import Limits, flatten_single_dir, is_archive, safe_member_path, unpack
 
@@ -50,7 +54,8 @@ def fetch(
         if target.kind == "git":
             _fetch_git(target, dest, git or Git(cfg))
         elif target.kind in ("archive", "swh"):
-            _fetch_files(target, dest, http or HttpClient(cfg), _limits(cfg))
+            client = http or HttpClient(cfg)
+            _fetch_files(prepare(target, client), dest, client, _limits(cfg))
         else:
             raise FetchError(f"cannot fetch targets of kind {target.kind!r}")
     except ResolveError:
@@ -125,9 +130,18 @@ def _fetch_files(target: LaunchTarget, dest: Path, http: HttpClient, limits: Lim
                or _looks_like_archive(entry.name))
     shutil.rmtree(staging)
     flatten_single_dir(content)
-    for child in content.iterdir():
+    root = _bag_payload(content) if target.provenance.get("layout") == "bagit" else content
+    for child in root.iterdir():
         child.rename(dest / child.name)
-    content.rmdir()
+    shutil.rmtree(content)
+
+
+def _bag_payload(content: Path) -> Path:
+    """A HydroShare BagIt bag keeps the resource's files in ``data/contents`` (as repo2docker)."""
+    payload = content / "data" / "contents"
+    if payload.is_dir() and not payload.is_symlink():
+        return payload
+    return content
 
 
 def _looks_like_archive(name: str) -> bool:

@@ -13,6 +13,7 @@ import json
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -77,8 +78,9 @@ class ResolverConfig(Configurable):
 class ResolutionCache:
     """Small LRU with per-entry expiry; lookups are a dict access (well under 2 ms)."""
 
-    def __init__(self, max_entries: int = 4096) -> None:
+    def __init__(self, max_entries: int = 4096, clock: Callable[[], float] = time.monotonic) -> None:
         self.max_entries = max_entries
+        self.clock = clock  # injectable so expiry can be tested without wall-clock races
         self._data: OrderedDict[str, tuple[float, LaunchTarget]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -87,7 +89,7 @@ class ResolutionCache:
             item = self._data.get(key)
             if item is None:
                 return None
-            if item[0] < time.monotonic():
+            if item[0] <= self.clock():
                 del self._data[key]
                 return None
             self._data.move_to_end(key)
@@ -97,7 +99,7 @@ class ResolutionCache:
         if ttl <= 0:
             return
         with self._lock:
-            self._data[key] = (time.monotonic() + ttl, target)
+            self._data[key] = (self.clock() + ttl, target)
             self._data.move_to_end(key)
             while len(self._data) > self.max_entries:
                 self._data.popitem(last=False)

@@ -8,7 +8,7 @@ from urllib.parse import unquote
 from fdo.identifiers import pids
 from fdo.identifiers._base import Identifier, malformed
 from fdo.identifiers.forges import git_identifier, parse_ssh
-from fdo.identifiers.urls import KnownHosts, ckan_url, parse_url, rsd_identifier
+from fdo.identifiers.urls import KnownHosts, ckan_url, parse_url, rocrate_identifier, rsd_identifier
 
 SPEC_PROVIDERS = frozenset(
     {
@@ -25,9 +25,11 @@ SPEC_PROVIDERS = frozenset(
         "hdl",
         "swhid",
         "rsd",
+        "rocrate",
     }
 )
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def is_spec(text: str) -> bool:
@@ -68,6 +70,8 @@ def parse_spec(text: str, raw: str, hosts: KnownHosts) -> Identifier:
         swh = pids.parse_swhid(unquote(rest), raw, explicit=True)
         assert swh is not None
         return swh
+    if provider == "rocrate":
+        return _rocrate(rest, raw, hosts)
     host, _, slug = rest.partition("/")
     return rsd_identifier(host.lower(), slug.strip("/"), raw)
 
@@ -137,6 +141,21 @@ def _git(rest: str, raw: str, hosts: KnownHosts) -> Identifier:
         ref="" if ref in ("", "HEAD") else ref,
         ref_kind="spec",
     )
+
+
+def _rocrate(rest: str, raw: str, hosts: KnownHosts) -> Identifier:
+    """``rocrate/<url-encoded crate URL>[/<sha256 of the metadata file or zip>]``."""
+    encoded, _, digest = rest.partition("/")
+    url = unquote(encoded)
+    usage = "write rocrate/<URL-encoded .../ro-crate-metadata.json or .crate.zip URL>/<sha256>"
+    if not url.lower().startswith(("https://", "http://")):
+        raise malformed("rocrate/ spec does not contain an http(s) URL", usage)
+    if parse_url(url, raw, hosts, location=False).kind != "rocrate":
+        raise malformed("rocrate/ spec does not name an RO-Crate", usage)
+    digest = digest.strip("/").lower()
+    if digest and not _SHA256.match(digest):
+        raise malformed(f"'{digest[:70]}' is not a sha256 digest (64 hex digits)", usage)
+    return rocrate_identifier(url, raw, digest)
 
 
 def _bad_git(url: str) -> Identifier:

@@ -72,7 +72,7 @@ def parse_url(text: str, raw: str, hosts: KnownHosts, *, location: bool) -> Iden
     path = parts.path
     lowpath = path.lower()
     if lowpath.endswith(("/ro-crate-metadata.json", ".crate.zip")):
-        return Identifier("rocrate", text, {"url": text}, raw)
+        return rocrate_identifier(text, raw)
     segments = [s for s in path.split("/") if s]
     try:
         found = _provider_page(host, segments, parts.query, text, raw, hosts)
@@ -180,6 +180,13 @@ def ckan_url(text: str, raw: str) -> Identifier:
         out["activity_id"] = activity
     norm = f"ckan:{base}/dataset/{dataset}" + (f"@{activity}" if activity else "")
     return Identifier("ckan", norm, out, raw)
+
+
+def rocrate_identifier(url: str, raw: str, sha256: str = "") -> Identifier:
+    """An RO-Crate URL, optionally pinned to the sha256 of its metadata file (or zip)."""
+    if not sha256:
+        return Identifier("rocrate", url, {"url": url}, raw)
+    return Identifier("rocrate", f"{url}@sha256:{sha256}", {"url": url, "sha256": sha256}, raw)
 
 
 def rsd_identifier(host: str, slug: str, raw: str) -> Identifier:

@@ -10,6 +10,8 @@ Public API (used by the resolvers and by :mod:`fdo.fetch`)::
     http.get_json(url, **kw) -> Any
     http.post_json(url, body, ...) -> HttpResponse
     http.download(url, dest, max_bytes=..., checksum="sha256:...") -> int
+    http.peek(url) -> HttpResponse            # no redirects followed, body prefix only
+    poll_until(check, PollLimits(...))        # bounded "ask again" loops (fdo.net.poll)
     http.round_trips                         # requests actually sent
     Git(config).ls_remote(url) -> RemoteRefs
     Git(config).clone_at(url, commit, dest)

@@ -29,6 +29,10 @@ class Memory:
         self.data.clear()
 
 
+class Prefix(Memory):
+    """Keeps only the first bytes of a body; the rest is not read (the connection closes)."""
+
+
 class FileSink:
     def __init__(self, fh: BinaryIO, algo: str | None) -> None:
         self.fh, self.algo = fh, algo
@@ -63,7 +67,8 @@ def read_body(resp: urllib3.BaseHTTPResponse, limit: int, sink: Sink, shown: str
         length = int(resp.headers.get("Content-Length", "-1"))
     except ValueError:
         length = -1
-    if length > limit:
+    truncate = isinstance(sink, Prefix)
+    if length > limit and not truncate:
         resp.close()
         resp.release_conn()
         raise TooLarge(f"{shown} is larger than the limit of {limit} bytes")
@@ -73,6 +78,10 @@ def read_body(resp: urllib3.BaseHTTPResponse, limit: int, sink: Sink, shown: str
         # read1 returns what has arrived, so the deadline is checked while a server drips
         while chunk := resp.read1(CHUNK, decode_content=True):
             total += len(chunk)
+            if total > limit and truncate:
+                sink.write(chunk[: len(chunk) - (total - limit)])
+                resp.close()  # the rest is not wanted
+                return
             if total > limit or time.monotonic() > deadline:
                 raise _Stop
             sink.write(chunk)

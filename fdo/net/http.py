@@ -29,6 +29,7 @@ from fdo.errors import FetchError, NotFound, RefusedTarget, UpstreamError
 from fdo.net.body import (
     FileSink,
     Memory,
+    Prefix,
     Sink,
     TooLarge,
     parse_checksum,
@@ -162,6 +163,14 @@ class HttpClient:
         resp = self._exchange("POST", url, hdrs, data, limit, True, Memory())
         self._raise_for_status(resp, ok_statuses)
         return resp
+
+    def peek(
+        self, url: str, *, headers: Mapping[str, str] | None = None, max_bytes: int = 64 * 1024
+    ) -> HttpResponse:
+        """GET ``url`` without following redirects and read at most ``max_bytes`` of the
+        body (the rest is dropped with the connection). Any status is returned, nothing is
+        cached: for asking "is it ready yet?" without downloading it."""
+        return self._exchange("GET", url, dict(headers or {}), None, max_bytes, False, Prefix())
 
     def download(
         self, url: str, dest: Path, *, max_bytes: int | None = None, checksum: str | None = None

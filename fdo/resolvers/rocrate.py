@@ -1,9 +1,17 @@
-"""RO-Crates: the code repository named by ``mainEntity``/``codeRepository``, else the crate's files."""
+"""RO-Crates: the code repository named by ``mainEntity``/``codeRepository``, else the crate's files.
+
+A crate URL is mutable, so a crate-files target is pinned to the sha256 of the metadata
+file: ``launch_path`` is ``v2/rocrate/<URL-encoded crate URL>/<sha256>``, and resolving
+that spec again refuses a crate whose metadata changed. A ``.crate.zip`` is pinned only
+when the spec carries the digest (fetch then verifies the zip against it).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 from fdo.errors import NotFound
 from fdo.identifiers import Identifier
@@ -34,13 +42,19 @@ class RoCrateResolver(Resolver):
         return ident.kind == "rocrate"
 
     def resolve(self, ident: Identifier, ctx: ResolveContext) -> Outcome:
-        url = ident.get("url")
+        url, pinned = ident.get("url"), ident.get("sha256")
         if url.lower().endswith(".zip"):
-            return archive_target(
-                ident, provider="rocrate", source=url, ref=url, launch_spec=url,
-                files=(FileEntry(name=url.rsplit("/", 1)[-1], url=url),), title=url,
-            ).with_(launch_path="")
-        crate = as_dict(ctx.http.get_json(url, headers={"Accept": "application/ld+json, application/json"}))
+            return self._zip(ident, url, pinned, ctx)
+        resp = ctx.http.get(url, headers={"Accept": "application/ld+json, application/json"})
+        digest = hashlib.sha256(resp.body).hexdigest()
+        if pinned and digest != pinned:
+            raise NotFound(
+                f"the RO-Crate {url} changed since this link was made (sha256 {pinned[:12]}..., now "
+                f"{digest[:12]}...); resolve the crate URL again to launch its current content"
+            )
+        ctx.provenance["rocrate_sha256"] = digest
+        ctx.mutable = ctx.mutable or not pinned
+        crate = as_dict(resp.json())
         graph = {str(e.get("@id")): e for e in (as_dict(x) for x in as_list(crate.get("@graph")))}
         descriptor = graph.get("ro-crate-metadata.json") or {}
         root = graph.get(next(iter(_ids(descriptor.get("about"))), "./"), {})
@@ -56,7 +70,21 @@ class RoCrateResolver(Resolver):
             return candidates[0]
         if len(candidates) > 1:
             return self._choices(ident, url, candidates)
-        return self._crate_files(ident, url, root, graph)
+        meta = FileEntry(name="ro-crate-metadata.json", url=url, size=len(resp.body),
+                         checksum=f"sha256:{digest}")
+        return self._crate_files(ident, url, digest, meta, root, graph)
+
+    def _zip(self, ident: Identifier, url: str, pinned: str, ctx: ResolveContext) -> LaunchTarget:
+        """A zipped crate is not downloaded while resolving; only a digest in the spec pins it."""
+        if not pinned:
+            ctx.mutable = True
+            ctx.warn(f"the RO-Crate zip {url} is not pinned to its content; add /<sha256 of the zip> "
+                     "to the rocrate/ launch link to pin it")
+        checksum = f"sha256:{pinned}" if pinned else None
+        return archive_target(
+            ident, provider="rocrate", source=url, ref=_ref(url, pinned), launch_spec=_spec(url, pinned),
+            files=(FileEntry(name=url.rsplit("/", 1)[-1], url=url, checksum=checksum),), title=url,
+        )
 
     def _repositories(self, root: dict[str, Any], graph: dict[str, dict[str, Any]]) -> list[str]:
         """``codeRepository`` of the main entity, the root, then other code entities.
@@ -85,17 +113,33 @@ class RoCrateResolver(Resolver):
         )
 
     def _crate_files(
-        self, ident: Identifier, url: str, root: dict[str, Any], graph: dict[str, dict[str, Any]]
+        self, ident: Identifier, url: str, digest: str, meta: FileEntry, root: dict[str, Any],
+        graph: dict[str, dict[str, Any]],
     ) -> LaunchTarget:
-        files = [FileEntry(name="ro-crate-metadata.json", url=url)]
+        files = [meta]
         for part in _ids(root.get("hasPart")):
             entity = graph.get(part, {})
             if "File" not in _types(entity) and entity:
                 continue
             if urlsplit(part).scheme or part.startswith("/") or ".." in part.split("/"):
                 continue
-            files.append(FileEntry(name=part, url=urljoin(url, part)))
+            files.append(FileEntry(name=part, url=urljoin(url, part), checksum=_sha256_of(entity)))
         return archive_target(
-            ident, provider="rocrate", source=url, ref=url, launch_spec=url, files=tuple(files),
-            title=str(root.get("name", "")),
-        ).with_(launch_path="")
+            ident, provider="rocrate", source=url, ref=_ref(url, digest), launch_spec=_spec(url, digest),
+            files=tuple(files), title=str(root.get("name", "")),
+        )
+
+
+def _sha256_of(entity: dict[str, Any]) -> str | None:
+    """A File entity's own ``sha256`` property, when the crate records one."""
+    value = str(entity.get("sha256", "")).lower()
+    return f"sha256:{value}" if re.fullmatch(r"[0-9a-f]{64}", value) else None
+
+
+def _ref(url: str, digest: str) -> str:
+    return f"{url}@sha256:{digest}" if digest else url
+
+
+def _spec(url: str, digest: str) -> str:
+    """``<URL-encoded crate URL>[/<sha256>]``, parsed back by the ``rocrate/`` spec."""
+    return quote(url, safe="") + (f"/{digest}" if digest else "")

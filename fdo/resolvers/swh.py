@@ -2,17 +2,51 @@
 
 from __future__ import annotations
 
-import time
+from collections.abc import Mapping
 from typing import Any
 
-from traitlets import Float, Unicode
+from traitlets import Float, Int, Unicode
 
 from fdo.errors import NotFound, UpstreamError
 from fdo.identifiers import Identifier, parse
+from fdo.net.http import HttpClient
+from fdo.net.poll import PollLimits, poll_until
 from fdo.resolvers.base import Outcome, ResolveContext, Resolver, as_dict
 from fdo.target import Choice, FileEntry, LaunchTarget
 
 SWH = "https://archive.softwareheritage.org"
+#: vault states in which the bundle is still being cooked
+VAULT_PENDING = ("new", "pending")
+#: provenance key of the vault status URL, present while the bundle is not ready yet
+VAULT_STATUS_KEY = "vault_status_url"
+
+
+def vault_wait(
+    http: HttpClient, url: str, limits: PollLimits, headers: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Request cooking of ``url`` (a ``/vault/flat/<swhid>/`` status URL) and poll it.
+
+    The POST answers the current status (and starts cooking an unknown or expired
+    bundle); GETs follow until the status is neither ``new`` nor ``pending`` or
+    ``limits`` run out. Returns the last status seen.
+    """
+    last: dict[str, Any] = {}
+
+    def check() -> dict[str, Any] | None:
+        nonlocal last
+        if not last:
+            last = as_dict(http.post_json(url, headers=headers).json())
+        else:
+            last = as_dict(http.get_json(url, headers=headers, cache=False))
+        return None if last.get("status") in VAULT_PENDING else last
+
+    return poll_until(check, limits) or last
+
+
+def vault_failure(core: str, status: Mapping[str, Any]) -> str:
+    """One-line message for a ``failed`` vault status, with the vault's own reason."""
+    return (f"the Software Heritage vault could not prepare {core}: "
+            f"{status.get('progress_message') or 'failed'}; try again later")
 
 
 class SwhResolver(Resolver):
@@ -31,6 +65,12 @@ class SwhResolver(Resolver):
 
     vault_poll_interval = Float(
         2.0, help="Seconds between two vault status requests while cooking."
+    ).tag(config=True)
+
+    vault_max_polls = Int(
+        30,
+        help="""Maximum number of vault status requests during resolution (the first
+        requests cooking). Fetching polls again, bounded by the NetConfig.prepare_* knobs.""",
     ).tag(config=True)
 
     def accepts(self, ident: Identifier) -> bool:
@@ -89,6 +129,7 @@ class SwhResolver(Resolver):
             if ident.get(key):
                 prov[key] = ident.get(key)
         if status.get("status") != "done":
+            prov[VAULT_STATUS_KEY] = self._vault_url(core)
             ctx.warn(f"the Software Heritage vault is still preparing {core}; fetching waits for it")
         return LaunchTarget(
             identifier=ident.raw,
@@ -103,16 +144,13 @@ class SwhResolver(Resolver):
             provenance=prov,
         )
 
+    @staticmethod
+    def _vault_url(core: str) -> str:
+        return f"{SWH}/api/1/vault/flat/{core}/"
+
     def _cook(self, core: str, ctx: ResolveContext) -> dict[str, Any]:
-        url = f"{SWH}/api/1/vault/flat/{core}/"
-        status = as_dict(ctx.http.post_json(url, headers=self._headers()).json())
-        deadline = time.monotonic() + self.vault_max_wait
-        while status.get("status") in ("new", "pending") and time.monotonic() < deadline:
-            time.sleep(min(self.vault_poll_interval, max(0.0, deadline - time.monotonic())))
-            status = as_dict(ctx.http.get_json(url, headers=self._headers(), cache=False))
+        limits = PollLimits(self.vault_poll_interval, self.vault_max_wait, self.vault_max_polls)
+        status = vault_wait(ctx.http, self._vault_url(core), limits, self._headers())
         if status.get("status") == "failed":
-            raise UpstreamError(
-                f"the Software Heritage vault could not prepare {core}: "
-                f"{status.get('progress_message', 'failed')}; try again later"
-            )
+            raise UpstreamError(vault_failure(core, status))
         return status

@@ -11,12 +11,23 @@ from typing import Any
 import pytest
 from traitlets.config import Config
 
+from fdo.net import HttpClient, NetConfig
 from fdo.resolve import Resolution
-from tests.harness.replay import FIXTURES
+from tests.harness.replay import FIXTURES, REWRITTEN_HOSTS, ReplayServer
 
 
 def fixture_json(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text())
+
+
+def replay_client(replay: ReplayServer, *, extra_hosts: tuple[str, ...] = (), **config: Any) -> HttpClient:
+    """An HttpClient whose known hosts (plus ``extra_hosts``) go to the replay server;
+    retries do not wait. Keyword arguments are NetConfig traits."""
+    cfg = NetConfig(url_rewrites=replay.rewrites((*REWRITTEN_HOSTS, *extra_hosts)),
+                    **{"retry_backoff": 0.0, **config})
+    http = HttpClient(cfg)
+    http.sleep = lambda s: None
+    return http
 
 
 @pytest.fixture

@@ -9,14 +9,12 @@ import pytest
 
 from fdo.errors import FetchError, NotFound, RefusedTarget
 from fdo.fetch import fetch
-from fdo.net import HttpClient, NetConfig
+from fdo.net import NetConfig
 from fdo.target import Choice, FileEntry, LaunchTarget
-from tests.fdo.net import githttp
-from tests.fdo.net.githttp import GitHttpServer
+from tests.fdo.conftest import replay_client
 from tests.fdo.net.hostile import tar_bytes, zip_bytes
+from tests.harness.gitserver import GitServer
 from tests.harness.replay import ReplayServer
-
-git_server = githttp.git_server  # the module-scoped git smart-HTTP server fixture
 
 
 def archive_target(*files: FileEntry, kind: str = "archive") -> LaunchTarget:
@@ -29,21 +27,18 @@ def sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def http_for(replay: ReplayServer) -> HttpClient:
-    return HttpClient(NetConfig(url_rewrites=replay.rewrites(), retry_backoff=0.0))
+http_for = replay_client
 
 
-def test_git_target_is_checked_out_at_the_commit(
-    git_server: tuple[GitHttpServer, dict[str, str]], tmp_path: Path,
-) -> None:
-    server, shas = git_server
+def test_git_target_is_checked_out_at_the_commit(git_server: GitServer, tmp_path: Path) -> None:
+    second = git_server.sha("fdo-net-demo", "refs/heads/main")
     target = LaunchTarget(identifier="https://git.example.org/demo.git", kind="git", provider="git",
-                          source="https://git.example.org/demo.git", ref=shas["second"],
-                          launch_path=f"v2/git/x/{shas['second']}")
-    cfg = NetConfig(url_rewrites={"https://git.example.org/": server.url + "/"})
+                          source="https://git.example.org/demo.git", ref=second,
+                          launch_path=f"v2/git/x/{second}")
+    cfg = NetConfig(url_rewrites={"https://git.example.org/demo.git": git_server.url_for("fdo-net-demo")})
     out = fetch(target, tmp_path / "ctx", config=cfg)
     assert (out / "Dockerfile").read_text().startswith("FROM local/jupyter-base")
-    assert (out / ".git/HEAD").read_text().strip() == shas["second"]
+    assert (out / ".git/HEAD").read_text().strip() == second
 
 
 def test_git_target_with_a_branch_name_is_refused(tmp_path: Path) -> None:

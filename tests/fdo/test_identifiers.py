@@ -110,6 +110,12 @@ CASES: list[tuple[str, str, str, dict[str, str]]] = [
     ("rsd/nfdi.software/esmvaltool", "rsd", "rsd:nfdi.software/esmvaltool", {}),
     ("https://example.org/crates/x/ro-crate-metadata.json", "rocrate", "https://example.org/crates/x/ro-crate-metadata.json", {}),
     ("https://workflowhub.eu/workflows/1/ro_crate.crate.zip", "rocrate", "https://workflowhub.eu/workflows/1/ro_crate.crate.zip", {}),
+    # the pinned launch path of an RO-Crate (URL-encoded crate URL, sha256 of its metadata)
+    ("v2/rocrate/https%3A%2F%2Fexample.org%2Fc%2Fro-crate-metadata.json/" + "0a" * 32, "rocrate",
+     "https://example.org/c/ro-crate-metadata.json@sha256:" + "0a" * 32,
+     {"url": "https://example.org/c/ro-crate-metadata.json", "sha256": "0a" * 32}),
+    ("rocrate/https%3A%2F%2Fexample.org%2Fc.crate.zip", "rocrate", "https://example.org/c.crate.zip",
+     {"url": "https://example.org/c.crate.zip"}),
 ]
 
 
@@ -151,6 +157,10 @@ def test_identifier_is_frozen_and_hashable() -> None:
         ("git://github.com/o/r", RefusedTarget),
         ("not an identifier", MalformedIdentifier),
         ("10.5281/", MalformedIdentifier),
+        ("rocrate/https%3A%2F%2Fexample.org%2Fc%2Fro-crate-metadata.json/abc", MalformedIdentifier),
+        ("rocrate/https%3A%2F%2Fgithub.com%2Fo%2Fr", MalformedIdentifier),
+        ("rocrate/file%3A%2F%2F%2Fetc%2Fro-crate-metadata.json", MalformedIdentifier),
+        ("rocrate/", MalformedIdentifier),
     ],
 )
 def test_refusals_have_one_line_messages(raw: str, error: type[Exception]) -> None:

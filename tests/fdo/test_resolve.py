@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pytest
@@ -48,11 +47,13 @@ def test_mutable_pins_get_the_short_ttl(
 
 
 def test_cache_entries_expire() -> None:
-    cache = ResolutionCache(2)
+    now = [1000.0]  # a controlled clock: expiry must not depend on how busy the machine is
+    cache = ResolutionCache(2, clock=lambda: now[0])
     target = LaunchTarget("x", "git", "git", "s", "r", "p")
-    cache.put("a", target, 0.05)
+    cache.put("a", target, 5.0)
+    now[0] += 4.9
     assert cache.get("a") is target
-    time.sleep(0.06)
+    now[0] += 0.2
     assert cache.get("a") is None
     for key in "bcd":
         cache.put(key, target, 10)

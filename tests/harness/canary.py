@@ -40,8 +40,8 @@ class Canary:
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
-                                        name="canary")
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True,
+                                        name="canary")  # short poll: close() waits for it
         self._thread.start()
 
     def close(self) -> None:

@@ -12,6 +12,11 @@ Repositories are built from scenario folders ``tests/scenarios/<name>/scenario.y
       v1.0: {commit: 1, annotated: true, message: "release 1.0"}
       v1.1: {commit: 2}              # lightweight
 
+A commit may add submodule gitlinks (the ``.gitmodules`` text is an ordinary file, so it
+can name any URL, also hostile ones)::
+
+        gitlinks: {lib: {scenario: other-scenario, rev: refs/heads/main}}
+
 Author/committer dates are fixed, so commit SHAs are the same in every run. Fixture
 ``git_server`` (session): ``git_server.url_for(name)`` -> ``http://127.0.0.1:<port>/<name>.git``,
 ``git_server.sha(name, "refs/tags/v1.0^{}")`` -> commit SHA, ``git_server.rewrite(original, name)``
@@ -82,6 +87,11 @@ def build_repo(scenario: Path, bare_dest: Path) -> None:
             for rel in commit.get("delete") or []:
                 (work / rel).unlink()
             _git(["add", "-A"], work)
+            for rel, link in (commit.get("gitlinks") or {}).items():
+                (work / rel).mkdir(parents=True, exist_ok=True)  # an unpopulated submodule
+                sha = _scenario_rev(scenario.parent, bare_dest.parent, link["scenario"],
+                                    link.get("rev", "HEAD"))
+                _git(["update-index", "--add", "--cacheinfo", f"160000,{sha},{rel}"], work)
             date = f"@{_FIXED_DATE + number} +0000"
             _git(["commit", "-q", "--allow-empty", "-m", commit["message"]], work,
                  {"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date})
@@ -102,14 +112,25 @@ def build_repo(scenario: Path, bare_dest: Path) -> None:
         _git(["symbolic-ref", "HEAD", f"refs/heads/{head}"], bare_dest)
 
 
+def _scenario_rev(scenarios: Path, root: Path, name: str, rev: str) -> str:
+    """Commit ``rev`` of scenario ``name``, built into ``root`` first if needed."""
+    bare = root / f"{name}.git"
+    if not bare.is_dir():
+        build_repo(scenarios / name, bare)
+    return _git(["rev-parse", rev], bare).strip()
+
+
 class GitServer:
     """``git http-backend`` on 127.0.0.1:<free port> serving every scenario."""
 
     def __init__(self, root: Path, scenarios: Path = SCENARIOS) -> None:
         self.root = root
+        #: "<METHOD> <path>" of every request, to assert that refused URLs got none
+        self.requests: list[str] = []
         for scenario in sorted(p for p in scenarios.iterdir() if (p / "scenario.yaml").is_file()):
-            build_repo(scenario, root / f"{scenario.name}.git")
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(root))
+            if not (root / f"{scenario.name}.git").is_dir():  # may exist as a gitlink target
+                build_repo(scenario, root / f"{scenario.name}.git")
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(root, self.requests))
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
@@ -134,11 +155,12 @@ class GitServer:
         self._thread.join(timeout=5)
 
 
-def _make_handler(root: Path) -> type[BaseHTTPRequestHandler]:
+def _make_handler(root: Path, log: list[str]) -> type[BaseHTTPRequestHandler]:
     class _Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.0"
 
         def _cgi(self) -> None:
+            log.append(f"{self.command} {self.path}")
             path, _, query = self.path.partition("?")
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""

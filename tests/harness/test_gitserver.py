@@ -46,3 +46,12 @@ def test_ambiguous_scenario_has_branch_and_tag_v2(git_server: GitServer) -> None
     out = _git("ls-remote", "--", git_server.url_for("ambiguous-ref"), "v2")
     names = {line.split("\t")[1] for line in out.splitlines()}
     assert {"refs/heads/v2", "refs/tags/v2"} <= names
+
+
+def test_gitlinks_point_at_another_scenario_and_requests_are_logged(git_server: GitServer) -> None:
+    tree = _git("ls-tree", "refs/heads/https", cwd=git_server.root / "fdo-submodules.git")
+    demo_main = git_server.sha("fdo-net-demo", "refs/heads/main")
+    assert f"160000 commit {demo_main}\tlib" in tree
+    before = len(git_server.requests)
+    _git("ls-remote", "--", git_server.url_for("fdo-submodules"))
+    assert len(git_server.requests) > before

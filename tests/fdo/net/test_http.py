@@ -10,17 +10,13 @@ import pytest
 
 from fdo.errors import FetchError, NotFound, RefusedTarget, UpstreamError
 from fdo.net import HttpClient, HttpNotFound, HttpStatusError, NetConfig
+from tests.fdo.conftest import replay_client
 from tests.harness.replay import RecordedRequest, ReplayServer
 
 Z = "https://zenodo.org/api/records"
 
 
-def client(replay: ReplayServer, **kw: object) -> HttpClient:
-    opts: dict[str, object] = {"retry_backoff": 0.0, **kw}
-    cfg = NetConfig(url_rewrites=replay.rewrites(), **opts)
-    http = HttpClient(cfg)
-    http.sleep = lambda s: None
-    return http
+client = replay_client
 
 
 def test_logical_urls_headers_and_round_trips(replay: ReplayServer) -> None:
@@ -191,41 +187,48 @@ def test_unrewritten_loopback_is_refused_before_connecting() -> None:
 
 
 def test_slow_drip_body_is_cut_off() -> None:
+    """A server that sends one byte at a time (each read is quick, so the per-read timeout
+    never fires) is cut off by ``max_transfer_seconds``: the client hangs up long before
+    the body is complete. Only behaviour is asserted (error, early hang-up), no wall-clock
+    bound, so a busy machine cannot make it fail."""
     import socket
     import threading
     import time
 
+    total = 2000  # at 1 byte / 20 ms the full body would take 40 s
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
     srv.listen()
-    stop = threading.Event()
+    srv.settimeout(60)
+    seen: dict[str, int | bool] = {"sent": 0, "hung_up": False}
 
     def drip() -> None:
         conn, _ = srv.accept()
         with conn:
             conn.recv(4096)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
-            for _ in range(100):
-                if stop.is_set():
-                    return
+            conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {total}\r\n\r\n".encode())
+            for _ in range(total):
                 try:
                     conn.sendall(b"x")
                 except OSError:
+                    seen["hung_up"] = True
                     return
-                time.sleep(0.1)
+                seen["sent"] = int(seen["sent"]) + 1
+                time.sleep(0.02)
 
     thread = threading.Thread(target=drip, daemon=True)
     thread.start()
     port = srv.getsockname()[1]
     cfg = NetConfig(url_rewrites={"https://slow.example/": f"http://127.0.0.1:{port}/"},
-                    retries=0, timeout=5.0, max_transfer_seconds=0.5)
-    started = time.monotonic()
-    with pytest.raises(UpstreamError, match="took longer than"):
-        HttpClient(cfg).get("https://slow.example/x")
-    assert time.monotonic() - started < 3
-    stop.set()
-    thread.join(timeout=5)
-    srv.close()
+                    retries=0, timeout=30.0, max_transfer_seconds=1.0)
+    try:
+        with pytest.raises(UpstreamError, match="took longer than 1 s to transfer"):
+            HttpClient(cfg).get("https://slow.example/x")
+        thread.join(timeout=60)
+        assert seen["hung_up"], "the client should have closed the connection mid-body"
+        assert int(seen["sent"]) < total
+    finally:
+        srv.close()
 
 
 def test_gzip_is_decoded_and_limited_after_decoding(replay: ReplayServer) -> None:
@@ -248,3 +251,17 @@ def test_retry_after_as_http_date(replay: ReplayServer) -> None:
     assert http.get(f"{Z}/32").body == b"ok"
     assert waits == [0.25]  # a date in the past: plain backoff
     http.close()
+
+
+def test_peek_reads_only_a_prefix_and_never_follows_redirects(replay: ReplayServer) -> None:
+    """``peek`` asks "is it ready?" (HydroShare bags) without downloading a large answer."""
+    replay.add(f"{Z}/60", body=b"z" * 300_000, headers={"Content-Type": "application/zip"})
+    replay.add(f"{Z}/61", status=302, headers={"Location": f"{Z}/60"})
+    http = client(replay)
+    big = http.peek(f"{Z}/60", max_bytes=1000)
+    assert big.status == 200 and big.body == b"z" * 1000
+    assert big.headers["Content-Type"] == "application/zip"
+    moved = http.peek(f"{Z}/61")
+    assert moved.status == 302 and moved.headers["Location"] == f"{Z}/60"
+    assert [r.path for r in replay.requests] == ["/zenodo.org/api/records/60", "/zenodo.org/api/records/61"]
+    assert http.get(f"{Z}/60", max_bytes=400_000).body == b"z" * 300_000  # the pool still works

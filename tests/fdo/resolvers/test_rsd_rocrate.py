@@ -6,7 +6,9 @@ rsd-repository_url-esmvalcore-mock.json (both frontend mocks, as the fixtures sa
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
+from urllib.parse import quote
 
 import pytest
 
@@ -14,7 +16,7 @@ from fdo.errors import NotFound
 from fdo.resolve import Resolution
 from tests.fdo.conftest import fixture_json
 from tests.harness.gitserver import GitServer, Rewriter
-from tests.harness.replay import ReplayServer
+from tests.harness.replay import FIXTURES, ReplayServer
 
 RSD = "https://nfdi.software/api/v1"
 
@@ -97,3 +99,37 @@ def test_ro_crate_code_repository_leads_to_git(
     target = resolution().resolve(CRATE)
     assert target.kind == "git" and target.ref == git_server.sha("rees-dockerfile", "refs/heads/main")
     assert target.chain[0].via == "ro-crate"
+
+
+def test_ro_crate_files_target_has_a_pinned_launch_path_that_resolves_back(
+    resolution: Callable[..., Resolution], replay: ReplayServer, extra_rewrites: Rewriter
+) -> None:
+    """The recorded Galaxy crate under a constructed URL; then CONSTRUCTED: a changed crate."""
+    extra_rewrites({"https://workflowhub.eu/": f"{replay.url}/workflowhub.eu/"})
+    body = (FIXTURES / "ro-crate-metadata-galaxy-sortchangecase.json").read_bytes()
+    replay.add(CRATE, body=body, headers={"Content-Type": "application/ld+json"})
+    digest = hashlib.sha256(body).hexdigest()
+    target = resolution().resolve(CRATE)
+    assert target.launch_path == f"v2/rocrate/{quote(CRATE, safe='')}/{digest}"
+    assert target.ref == f"{CRATE}@sha256:{digest}"
+    assert target.files[0].checksum == f"sha256:{digest}" and target.files[0].size == len(body)
+    again = resolution().resolve(target.launch_path)
+    assert again.to_json() == target.with_(identifier=target.launch_path).to_json()
+    replay.add(CRATE, body=body.replace(b"sort-and-change-case", b"sort-and-change-case-v2"))
+    with pytest.raises(NotFound, match="changed since this link was made"):
+        resolution().resolve(target.launch_path)
+    assert resolution().resolve(CRATE).launch_path != target.launch_path  # a fresh pin
+
+
+def test_ro_crate_zip_is_pinned_only_by_a_digest_in_the_spec(
+    resolution: Callable[..., Resolution], replay: ReplayServer,
+) -> None:
+    zipped = "https://workflowhub.eu/crates/galaxy.crate.zip"
+    loose = resolution().resolve(zipped)
+    assert loose.launch_path == f"v2/rocrate/{quote(zipped, safe='')}"
+    assert any("not pinned" in w for w in loose.warnings) and loose.files[0].checksum is None
+    digest = "ab" * 32
+    pinned = resolution().resolve(f"{loose.launch_path}/{digest}")
+    assert pinned.launch_path == f"{loose.launch_path}/{digest}"
+    assert pinned.files[0].checksum == f"sha256:{digest}" and not pinned.warnings
+    assert replay.requests == []  # a zipped crate is not downloaded while resolving

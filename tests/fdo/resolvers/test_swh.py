@@ -10,7 +10,7 @@ from fdo.errors import UpstreamError
 from fdo.resolve import Resolution
 from tests.fdo.conftest import fixture_json
 from tests.fdo.resolvers.test_doi import vault_done
-from tests.harness.replay import RecordedRequest, ReplayServer
+from tests.harness.replay import FIXTURES, RecordedRequest, ReplayServer
 
 REV = "aafb16d69fd30ff58afdd69036a26047f3aebdc6"
 SWH = "https://archive.softwareheritage.org"
@@ -52,22 +52,37 @@ def test_snapshot_with_anchor_follows_the_anchor(resolution: Callable[..., Resol
     assert resolution().resolve(swhid).ref == f"swh:1:dir:{directory}"
 
 
-def test_vault_pending_is_polled_with_a_bound(resolution: Callable[..., Resolution], replay: ReplayServer) -> None:
-    """Uses the recorded *pending* vault status (static test data of swh-web-client)."""
+PENDING_DIR = "swh:1:dir:977fc4b98c0e85816348cebd3b12026407c368b6"
+PENDING_URL = f"{SWH}/api/1/vault/flat/{PENDING_DIR}/"
+
+
+def _count_pending_polls(replay: ReplayServer) -> list[RecordedRequest]:
+    """GETs of the vault status answer the recorded *pending* status (static test data of
+    swh-web-client); the POST that requests cooking is served from the same fixture."""
     polls: list[RecordedRequest] = []
+    body = (FIXTURES / "swh-vault-flat-pending-977fc4b9.json").read_bytes()
 
     def pending(req: RecordedRequest) -> tuple[int, dict[str, str], bytes]:
         polls.append(req)
-        body = (replay.url_for(f"{SWH}/x") and
-                open("/work/shared/fixtures/api/swh-vault-flat-pending-977fc4b9.json", "rb").read())
         return 200, {"Content-Type": "application/json"}, body
 
-    url = f"{SWH}/api/1/vault/flat/swh:1:dir:977fc4b98c0e85816348cebd3b12026407c368b6/"
-    replay.add(url, handler=pending)
-    res = resolution(SwhResolver={"vault_max_wait": 0.5, "vault_poll_interval": 0.1})
-    target = res.resolve("swh:1:dir:977fc4b98c0e85816348cebd3b12026407c368b6")
-    assert 2 <= len(polls) <= 8
+    replay.add(PENDING_URL, handler=pending)
+    return polls
+
+
+@pytest.mark.parametrize(("traits", "gets"), [
+    ({"vault_max_polls": 4, "vault_poll_interval": 0.0, "vault_max_wait": 300.0}, 3),  # count bound
+    ({"vault_max_polls": 100, "vault_poll_interval": 0.0, "vault_max_wait": 0.0}, 0),  # time bound
+])
+def test_vault_pending_is_polled_with_a_bound(
+    resolution: Callable[..., Resolution], replay: ReplayServer, traits: dict[str, float], gets: int,
+) -> None:
+    polls = _count_pending_polls(replay)
+    target = resolution(SwhResolver=traits).resolve(PENDING_DIR)
+    assert len(polls) == gets  # after the POST that requests cooking
+    assert [r.method for r in replay.requests] == ["POST"] + ["GET"] * gets
     assert any("still preparing" in w for w in target.warnings)
+    assert target.provenance["vault_status_url"] == PENDING_URL  # fetch polls it again
 
 
 def test_vault_failure_is_an_upstream_error(resolution: Callable[..., Resolution], replay: ReplayServer) -> None:
