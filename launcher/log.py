@@ -82,6 +82,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+#: third-party loggers that chatter at INFO about their own start-up
+NOISY_LOGGERS = ("alembic", "alembic.runtime.plugins")
+
 TEXT_FORMAT = "[%(levelname)1.1s %(asctime)s.%(msecs).03d %(name)s] %(message)s"
 
 
@@ -97,4 +100,7 @@ def configure(level: int | str = logging.INFO, json_format: bool = False) -> log
     handler.setFormatter(JsonFormatter() if json_format else logging.Formatter(TEXT_FORMAT, "%H:%M:%S"))
     root.addHandler(handler)
     root.setLevel(level)
+    # Importing jupyterhub (for the spawners) makes alembic announce its plug-ins at INFO.
+    for noisy in NOISY_LOGGERS:
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     return handler

@@ -7,6 +7,7 @@ JupyterHub, ...) are imported only when it runs.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -17,6 +18,12 @@ from launcher.cli.base import LauncherApp
 
 #: name -> (import string of the Application class, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "serve": ("launcher.cli.serve.ServeApp", "Run the launcher web service (standalone or as a hub service)."),
+    "build": ("launcher.cli.build.BuildApp", "Build (or find) the image of an identifier; print its reference."),
+    "outpost": ("launcher.cli.outpost.OutpostApp", "Run an Outpost (JupyterHub Outpost REST API)."),
+    "stack": ("launcher.cli.stack.StackApp", "Start registry, Outpost, JupyterHub and launcher on loopback."),
+    "resolve": ("launcher.cli.resolve.ResolveApp", "Resolve an identifier to a pinned launch target (JSON)."),
+    "fetch": ("launcher.cli.resolve.FetchApp", "Resolve an identifier and materialise it into a directory."),
 }
 
 
@@ -62,6 +69,10 @@ class NfdiLauncherApp(LauncherApp):
 
     def start(self) -> None:
         if self.subapp is None and self.generate_config:
+            if os.path.exists(self.config_file):
+                print(f"error: {self.config_file} exists; remove it or name another file "
+                      "with --config", file=sys.stderr)
+                self.exit(2)
             self.classes = self._all_classes()
             text = self.generate_config_file()
             try:

@@ -1,0 +1,68 @@
+"""The executor interface: run one repo2docker build, stream its events.
+
+An executor knows nothing about dedupe, queues or registries' existence checks (the
+:class:`~builders.manager.BuildManager` does that); it turns one
+:class:`BuildRequest` into a built (and, with a registry, pushed) image. A
+Kubernetes executor implements the same :meth:`BuildExecutor.run` with a build pod.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from traitlets import Integer
+from traitlets.config import LoggingConfigurable
+
+from builders.events import BuildEvent
+
+
+class BuildFailed(Exception):
+    """A build did not produce an image; ``str()`` is the message users see."""
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """Everything one build needs.
+
+    ``context_dir`` is the local directory that ``fdo.fetch`` materialised: executors
+    build exactly it and never fetch anything themselves.
+    """
+
+    context_dir: Path
+    image: str
+    push: bool
+    cache_from: tuple[str, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)
+    #: JSON {"registry", "username", "password"} for pushing, or None
+    registry_credentials: dict[str, str] | None = None
+    #: which repo2docker phase to report the initial "building" events under
+    ref: str = ""
+
+
+class BuildExecutor(LoggingConfigurable):
+    """Base class of build executors."""
+
+    build_timeout = Integer(
+        3600,
+        help="""Seconds a build may take before it is killed and reported as failed.""",
+    ).tag(config=True)
+
+    #: repo2docker processes started by executors of this class in this process
+    #: (``BuildManager.repo2docker_runs`` counts per manager)
+    runs: int = 0
+
+    @abstractmethod
+    def run(self, request: BuildRequest) -> AsyncIterator[BuildEvent]:
+        """Build ``request.image``; yield progress events (never BUILT/FAILED).
+
+        Returns normally when the image exists (pushed when ``request.push``);
+        raises :class:`BuildFailed` with a readable message otherwise. Cancelling
+        the iteration kills the build.
+        """
+
+    @abstractmethod
+    def dockerfile(self, context_dir: Path) -> str:
+        """The Dockerfile repo2docker would generate for ``context_dir`` (no build)."""
