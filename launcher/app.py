@@ -1,0 +1,117 @@
+"""The launcher's tornado application: one list of handler modules, one shared state.
+
+Each resource lives in its own module under :mod:`launcher.handlers` and exports
+``default_handlers`` (a list of ``(pattern, HandlerClass[, kwargs])`` with patterns
+*relative* to ``base_url``, e.g. ``r"build/([^/]+)/(.+)"``). :func:`make_app` prefixes
+every pattern with the configured ``base_url`` and concatenates the lists in the order of
+:data:`HANDLER_MODULES` (first match wins, so catch-alls belong in the last module).
+
+Shared state is in ``Application.settings``:
+
+- ``launcher``: the :class:`~launcher.config.LauncherConfig`
+- ``state``: the :class:`LauncherState` (pipeline, admission, hub auth)
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import tornado.web
+
+from launcher import eventlog
+from launcher.admission import Admission
+from launcher.config import LauncherConfig
+from launcher.pipeline import Pipeline
+
+log = logging.getLogger("nfdi_launcher.app")
+PACKAGE_DIR = Path(__file__).parent
+
+#: handler modules in routing order; a module that is absent is skipped with a warning
+HANDLER_MODULES = [
+    "launcher.handlers.build",
+    "launcher.handlers.api",
+    "launcher.handlers.launch",
+    "launcher.handlers.health",
+    "launcher.handlers.versions",
+    "launcher.handlers.metrics",
+    "launcher.handlers.repoproviders",
+    "launcher.handlers.badges",  # launcher-web: badge SVGs
+    "launcher.handlers.pages",  # launcher-web: home, /v2 loading page, static
+]
+
+
+@dataclass
+class LauncherState:
+    """Objects shared by all handlers of one application."""
+
+    config: LauncherConfig
+    pipeline: Pipeline
+    admission: Admission
+    hub_auth: Any = None  # jupyterhub.services.auth.HubOAuth when auth_enabled
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def collect_handlers(base_url: str, modules: list[str] | None = None) -> list[tuple[Any, ...]]:
+    """Import each handler module and prefix its patterns with *base_url*."""
+    handlers: list[tuple[Any, ...]] = []
+    for name in modules or HANDLER_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name != name:
+                raise
+            log.warning("handler module %s is not installed; its routes are missing", name)
+            continue
+        for entry in getattr(module, "default_handlers", []):
+            pattern = entry[0].lstrip("/")
+            handlers.append((base_url + pattern, *entry[1:]))
+    return handlers
+
+
+def _hub_auth(config: LauncherConfig) -> Any:
+    if not config.auth_enabled:
+        return None
+    from jupyterhub.services.auth import HubOAuth  # type: ignore[import-untyped]
+
+    return HubOAuth(api_token=config.hub_api_token, cache_max_age=60)
+
+
+def make_app(
+    config: LauncherConfig | None = None,
+    *,
+    pipeline: Pipeline | None = None,
+    handler_modules: list[str] | None = None,
+    **settings: Any,
+) -> tornado.web.Application:
+    """Build the application; *pipeline* defaults to fdo + builders + the configured hand-off."""
+    config = config or LauncherConfig()
+    pipeline = pipeline or Pipeline.from_config(config)
+    if eventlog.observer not in pipeline.observers:
+        pipeline.observers.append(eventlog.observer)
+    hub_auth = _hub_auth(config)
+    state = LauncherState(config=config, pipeline=pipeline, admission=Admission(config), hub_auth=hub_auth)
+    handlers = collect_handlers(config.base_url, handler_modules)
+    if hub_auth is not None:
+        from jupyterhub.services.auth import HubOAuthCallbackHandler
+
+        callback = urlparse(hub_auth.oauth_redirect_uri or "").path or config.base_url + "oauth_callback"
+        handlers.insert(0, (callback, HubOAuthCallbackHandler))
+    app_settings: dict[str, Any] = {
+        "launcher": config,
+        "state": state,
+        "hub_auth": hub_auth,
+        "base_url": config.base_url,
+        "xheaders": config.trust_xheaders,
+        "cookie_secret": config.build_token_secret.encode(),
+        "static_url_prefix": config.base_url + "static/",
+        "static_path": str(PACKAGE_DIR / "static"),
+        "template_path": str(PACKAGE_DIR / "templates"),
+        "badge_base_url": config.badge_base_url,
+    }
+    app_settings.update(settings)
+    return tornado.web.Application(handlers, **app_settings)

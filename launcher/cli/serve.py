@@ -1,0 +1,85 @@
+"""``nfdi-launcher serve``: run the launcher web service.
+
+Standalone::
+
+    JUPYTERHUB_API_TOKEN=... nfdi-launcher serve --hub-url http://127.0.0.1:8000/ --port 8585
+
+As a JupyterHub service (``c.JupyterHub.services = [{"name": "launcher", "url": ...,
+"command": ["nfdi-launcher", "serve"]}]``) the hub sets $JUPYTERHUB_SERVICE_URL (bind
+address), $JUPYTERHUB_SERVICE_PREFIX (base_url), $JUPYTERHUB_API_URL and
+$JUPYTERHUB_API_TOKEN; users are then identified with HubOAuth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from typing import Any
+from urllib.parse import urlparse
+
+from traitlets import Int, Unicode, default
+
+from builders import BuildManager
+from fdo.config import NetConfig
+from launcher.cli.base import LauncherApp
+from launcher.config import LauncherConfig
+
+
+class ServeApp(LauncherApp):
+    """Serve the launcher (BinderHub-compatible pages, event streams and JSON API)."""
+
+    name = "nfdi-launcher-serve"
+    description = __doc__ or ""
+
+    ip = Unicode("127.0.0.1", help="Address to listen on.").tag(config=True)
+    port = Int(8585, help="Port to listen on (0: pick a free one and print it).").tag(config=True)
+
+    @default("ip")
+    def _ip_default(self) -> str:
+        url = os.environ.get("JUPYTERHUB_SERVICE_URL")
+        return urlparse(url).hostname or "127.0.0.1" if url else "127.0.0.1"
+
+    @default("port")
+    def _port_default(self) -> int:
+        url = os.environ.get("JUPYTERHUB_SERVICE_URL")
+        return (urlparse(url).port or 80) if url else 8585
+
+    aliases = {
+        **LauncherApp.aliases,
+        "ip": "ServeApp.ip",
+        "port": "ServeApp.port",
+        "hub-url": "LauncherConfig.hub_url",
+        "hub-api-url": "LauncherConfig.hub_api_url",
+        "base-url": "LauncherConfig.base_url",
+        "handoff": "LauncherConfig.handoff",
+        "registry-url": "BuildManager.registry_url",
+    }
+
+    classes = [LauncherApp, LauncherConfig, BuildManager, NetConfig]
+
+    def make_app(self) -> Any:
+        from launcher.app import make_app
+
+        config = LauncherConfig(parent=self)
+        return make_app(config)
+
+    def start(self) -> None:
+        asyncio.run(self.serve())
+
+    async def serve(self) -> None:
+        app = self.make_app()
+        server = app.listen(self.port, self.ip, xheaders=app.settings.get("xheaders", False))
+        port = next(iter(server._sockets.values())).getsockname()[1]
+        base_url = app.settings["base_url"]
+        self.log.info("nfdi-launcher listening on http://%s:%s%s", self.ip, port, base_url)
+        print(f"nfdi-launcher serving at http://{self.ip}:{port}{base_url}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        server.stop()
+        close = getattr(app.settings["state"].pipeline.handoff, "close", None)
+        if close is not None:
+            await close()  # e.g. delete pooled temporary users

@@ -1,0 +1,173 @@
+"""JSON API under ``/api/v1/``: resolve, builds, launches, systems, OpenAPI document.
+
+Builds and launches started here run the same :class:`~launcher.pipeline.Pipeline` as
+the event stream, in the background; their id (random, unguessable) is the handle to
+poll. Each job keeps its events, so a client can show the log after the fact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from fdo.errors import ResolveError
+from launcher.admission import AdmissionError
+from launcher.handlers.base import BaseHandler, UserError
+from launcher.handoff.base import LaunchRequest
+from launcher.openapi import OPENAPI
+
+MAX_JOBS = 1000
+MAX_EVENTS = 500
+
+
+@dataclass
+class Job:
+    id: str
+    kind: str  # "build" | "launch"
+    request: LaunchRequest
+    created: float = field(default_factory=time.time)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    status: str = "running"  # running | ready | failed
+    task: asyncio.Task[None] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        last = self.events[-1] if self.events else {}
+        data: dict[str, Any] = {
+            "id": self.id, "kind": self.kind, "status": self.status,
+            "identifier": self.request.identifier, "system": self.request.system,
+            "flavor": self.request.flavor, "phase": last.get("phase"), "events": self.events,
+        }
+        if self.status == "ready":
+            data["result"] = last
+        if self.status == "failed":
+            data["message"] = last.get("message", "").rstrip("\n")
+            data["status_code"] = last.get("status_code", 500)
+        return data
+
+
+class ApiHandler(BaseHandler):
+    def jobs(self) -> dict[str, Job]:
+        return self.state.extra.setdefault("jobs", {})  # type: ignore[no-any-return]
+
+    def body_json(self) -> dict[str, Any]:
+        if len(self.request.body) > 16384:
+            raise UserError(413, "request body too large")
+        try:
+            data = json.loads(self.request.body or b"{}")
+        except ValueError as err:
+            raise UserError(400, "request body must be a JSON object") from err
+        if not isinstance(data, dict):
+            raise UserError(400, "request body must be a JSON object")
+        return data
+
+    async def resolve(self, identifier: str) -> Any:
+        resolver = self.state.pipeline.resolver
+        if resolver is None:
+            raise UserError(503, "resolving identifiers is not available on this launcher")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, resolver, identifier)
+        except ResolveError as err:
+            raise UserError(err.status_code, str(err)) from err
+
+
+class ResolveHandler(ApiHandler):
+    async def get(self) -> None:
+        identifier = self.get_argument("id", "").strip()
+        if not identifier:
+            raise UserError(400, "missing ?id=<identifier>")
+        target = await self.resolve(identifier)
+        data = target.to_json()
+        if not target.ambiguous:
+            data["launch_url"] = self.public_base_url() + target.launch_path
+        self.write_json(data)
+
+
+class JobsHandler(ApiHandler):
+    kind = "build"
+    collection = "builds"
+
+    async def post(self) -> None:
+        body = self.body_json()
+        identifier = str(body.get("id", "")).strip()
+        if not identifier:
+            raise UserError(400, 'missing "id" (a DOI, Handle, SWHID, Git URL or Binder spec)')
+        target = await self.resolve(identifier)
+        if target.ambiguous:
+            self.write_json({"message": f"{identifier} is ambiguous", **target.to_json()}, 409)
+            return
+        provider, _, spec = target.launch_path.removeprefix("v2/").partition("/")
+        try:
+            if not self.current_user:
+                for key, value in self.state.admission.rate.check(self.client_ip).items():
+                    self.set_header(key, value)
+            self.state.admission.policy.check(f"{provider}/{spec}")
+            system, flavor = self.launcher.pick_resource(str(body.get("system", "")), str(body.get("flavor", "")))
+        except AdmissionError as err:
+            raise UserError(err.status_code, str(err)) from err
+        except ValueError as err:
+            raise UserError(400, str(err)) from err
+        request = LaunchRequest(provider=provider, spec=spec, client_ip=self.client_ip,
+                                launch_host=self.public_base_url(), user=self.user_name, system=system,
+                                flavor=flavor, storage_path=str(body.get("localstoragepath", "")),
+                                name=str(body.get("name", ""))[:100], build_only=self.kind == "build")
+        job = self.start(request)
+        self.set_header("Location", f"{self.base_url}api/v1/{self.collection}/{job.id}")
+        self.write_json(job.to_json(), 202)
+
+    def start(self, request: LaunchRequest) -> Job:
+        jobs = self.jobs()
+        if len(jobs) >= MAX_JOBS:  # forget the oldest finished jobs
+            for old in sorted(jobs.values(), key=lambda j: j.created)[: len(jobs) - MAX_JOBS + 1]:
+                if old.status != "running":
+                    jobs.pop(old.id, None)
+        job = Job(id=secrets.token_urlsafe(16), kind=self.kind, request=request)
+        jobs[job.id] = job
+        job.task = asyncio.ensure_future(self.run(job))
+        return job
+
+    async def run(self, job: Job) -> None:
+        async for ev in self.state.pipeline.run(job.request):
+            job.events.append(ev)
+            del job.events[:-MAX_EVENTS]
+            if ev.get("phase") in ("ready", "failed"):
+                job.status = str(ev["phase"])
+
+    def get(self, job_id: str | None = None) -> None:
+        if not job_id:
+            raise UserError(405, f"POST a JSON object to start a {self.kind}; GET {self.collection}/<id> for its status")
+        job = self.jobs().get(job_id)
+        if job is None or job.kind != self.kind:
+            raise UserError(404, f"no {self.kind} {job_id}")
+        self.write_json(job.to_json())
+
+
+class LaunchesHandler(JobsHandler):
+    kind = "launch"
+    collection = "launches"
+
+
+class SystemsHandler(ApiHandler):
+    def get(self) -> None:
+        self.write_json({"systems": self.systems_for_user(), "handoff": self.launcher.handoff})
+
+
+class OpenAPIHandler(ApiHandler):
+    def get(self) -> None:
+        doc = dict(OPENAPI, servers=[{"url": self.public_base_url().rstrip("/")}])
+        self.write_json(doc)
+
+
+default_handlers = [
+    (r"api/v1/resolve", ResolveHandler),
+    (r"api/v1/builds/?", JobsHandler),
+    (r"api/v1/builds/([A-Za-z0-9_-]+)", JobsHandler),
+    (r"api/v1/launches/?", LaunchesHandler),
+    (r"api/v1/launches/([A-Za-z0-9_-]+)", LaunchesHandler),
+    (r"api/v1/systems", SystemsHandler),
+    (r"api/v1/openapi.json", OpenAPIHandler),
+]
+

@@ -1,0 +1,158 @@
+"""Shared handler behaviour: user identity, JSON errors, CORS, raw spec extraction.
+
+Every handler of the launcher (and of launcher-web's pages) derives from
+:class:`BaseHandler`. Errors never carry a stack trace to the client: ``write_error``
+renders ``{"status": N, "message": "..."}`` (or a short text page), with the message
+taken from ``HTTPError.log_message`` only when it was meant for the user.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from tornado import web
+
+if TYPE_CHECKING:
+    from launcher.app import LauncherState
+    from launcher.config import LauncherConfig
+
+log = logging.getLogger("nfdi_launcher.web")
+
+#: query parameters the /v2/ and /build/ grammar carries on to the launch
+LAUNCH_QUERY_KEYS = ("urlpath", "labpath", "filepath", "system", "flavor", "localstoragepath",
+                     "dataDir", "name")
+
+
+def json_dumps(data: Any) -> str:
+    """JSON with "<", ">" and "&" escaped, so an echoed identifier is never markup."""
+    return json.dumps(data).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+class UserError(web.HTTPError):
+    """An HTTP error whose message is safe and meant for the user."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(status_code, "%s", message)
+        self.user_message = message
+
+
+class BaseHandler(web.RequestHandler):
+    """Base of every launcher handler."""
+
+    _user_model: dict[str, Any] | None = None
+
+    @property
+    def launcher(self) -> LauncherConfig:
+        return self.settings["launcher"]  # type: ignore[no-any-return]
+
+    @property
+    def state(self) -> LauncherState:
+        return self.settings["state"]  # type: ignore[no-any-return]
+
+    @property
+    def base_url(self) -> str:
+        return self.launcher.base_url
+
+    # -- request checks and identity -----------------------------------------------------
+    async def prepare(self) -> None:
+        if len(self.request.query) > self.launcher.max_query_length:
+            raise UserError(414, f"query string longer than {self.launcher.max_query_length} bytes")
+        if len(self.request.path) > 8192:
+            raise UserError(414, "request path too long")
+        self._user_model = await self._identify_user()
+
+    async def _identify_user(self) -> dict[str, Any] | None:
+        hub_auth = self.state.hub_auth
+        if hub_auth is None:
+            return None
+        try:
+            model = await hub_auth.get_user(self, sync=False)
+        except Exception as err:  # the hub being down must not break anonymous pages
+            log.warning("could not identify user through the hub: %s", err)
+            return None
+        return model if isinstance(model, dict) else None
+
+    def get_current_user(self) -> dict[str, Any] | None:
+        return self._user_model
+
+    @property
+    def user_name(self) -> str:
+        """Hub user name of the logged-in user, or "" when anonymous."""
+        model = self._user_model
+        return str(model.get("name", "")) if model and model.get("kind", "user") == "user" else ""
+
+    @property
+    def client_ip(self) -> str:
+        return str(self.request.remote_ip or "")
+
+    # -- headers, CORS, errors ------------------------------------------------------------
+    def set_default_headers(self) -> None:
+        origin = self.settings["launcher"].cors_allow_origin
+        if origin:
+            self.set_header("Access-Control-Allow-Origin", origin)
+        self.set_header("access-control-allow-headers", "cache-control, authorization, content-type")
+        self.set_header("X-Content-Type-Options", "nosniff")
+
+    def options(self, *args: Any, **kwargs: Any) -> None:
+        """CORS pre-flight: headers only."""
+        self.set_status(204)
+
+    def error_message(self, status_code: int, exc: BaseException | None) -> str:
+        if isinstance(exc, UserError):
+            return exc.user_message
+        if isinstance(exc, web.HTTPError) and exc.log_message and status_code < 500:
+            return exc.log_message % exc.args if exc.args else exc.log_message
+        return self._reason
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.clear_header("Content-Disposition")
+        self.finish(json_dumps({"status": status_code, "message": self.error_message(status_code, exc)}))
+
+    def write_json(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(json_dumps(data))
+
+    # -- URLs ---------------------------------------------------------------------------
+    def get_spec_from_request(self, prefix: str) -> tuple[str, str]:
+        """Return (provider, spec) from the RAW path after ``<base_url><prefix>/``.
+
+        The router decodes path arguments, which would turn ``git/https%3A%2F%2F...``
+        into extra path segments; BinderHub reads the raw path for the same reason.
+        The spec stays percent-encoded exactly as requested; a trailing "/" is dropped.
+        """
+        path = self.request.path
+        start = self.base_url + prefix.strip("/") + "/"
+        if not path.startswith(start):
+            raise UserError(400, "malformed launch path")
+        rest = path[len(start):]
+        provider, _, spec = rest.partition("/")
+        return unquote(provider), spec.rstrip("/")
+
+    def public_base_url(self) -> str:
+        """``badge_base_url`` or ``<scheme>://<host><base_url>`` (BinderHub's launch host)."""
+        if self.launcher.badge_base_url:
+            url = self.launcher.badge_base_url
+            return url if url.endswith("/") else url + "/"
+        return f"{self.request.protocol}://{self.request.host}{self.base_url}"
+
+    def build_token(self, provider: str, spec: str) -> str:
+        """A BinderHub build token for ``<provider>/<spec>`` (embed it in the /v2/ page)."""
+        from launcher import buildtoken
+
+        origin = self.request.headers.get("Origin", "").split("://", 1)[-1] or self.request.host
+        return buildtoken.issue(self.launcher.build_token_secret, f"{provider}/{spec}", origin,
+                                self.launcher.build_token_expires_seconds)
+
+    def systems_for_user(self) -> list[dict[str, Any]]:
+        """Systems (with flavors) the current user may pick; first = default."""
+        return [dict(s) for s in self.launcher.systems]
+
+    def launch_query(self) -> dict[str, str]:
+        """The launch-related query parameters present in this request."""
+        return {k: self.get_argument(k) for k in LAUNCH_QUERY_KEYS if self.get_argument(k, None) is not None}

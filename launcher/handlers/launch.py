@@ -1,0 +1,97 @@
+"""Entry points that redirect to a pinned ``/v2/...`` loading page.
+
+- ``/launch?id=<anything>``: resolve any identifier, redirect to ``<base>/<launch_path>``
+  keeping the other query parameters (or JSON with the target / choices);
+- ``/r2d/<provider>/<spec>``: Jupyter4NFDI's link form (``dataDir`` -> ``localstoragepath``);
+- ``/repo/<user>/<repo>[/path]``: BinderHub's legacy GitHub links.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import quote, urlencode
+
+from fdo.errors import ResolveError
+from launcher.handlers.base import BaseHandler, UserError
+from launcher.urlpath import UnsafePath, resolve_urlpath
+
+
+class LaunchHandler(BaseHandler):
+    def wants_json(self) -> bool:
+        return self.get_argument("format", "") == "json" or "application/json" in self.request.headers.get("Accept", "")
+
+    def carried_query(self) -> str:
+        query = self.launch_query()
+        try:
+            resolve_urlpath(query)  # refuse hostile paths before sending anyone anywhere
+        except UnsafePath as err:
+            raise UserError(400, str(err)) from err
+        return ("?" + urlencode(query)) if query else ""
+
+    async def get(self) -> None:
+        identifier = self.get_argument("id", "").strip()
+        if not identifier:
+            raise UserError(400, "missing ?id=<identifier> (a DOI, Handle, SWHID, Git URL or Binder spec)")
+        resolver = self.state.pipeline.resolver
+        if resolver is None:
+            raise UserError(503, "resolving identifiers is not available on this launcher")
+        suffix = self.carried_query()
+        try:
+            target = await asyncio.get_running_loop().run_in_executor(None, resolver, identifier)
+        except ResolveError as err:
+            raise UserError(err.status_code, str(err)) from err
+        if target.ambiguous:
+            choices = [dict(c.to_json(), launch=f"{self.base_url}launch?" + urlencode({"id": c.identifier}))
+                       for c in target.choices]
+            self.write_json({"identifier": identifier, "choices": choices,
+                             "message": f"{identifier} is ambiguous; pick one of the choices"}, 300)
+            return
+        location = self.base_url + target.launch_path + suffix
+        if self.wants_json():
+            self.write_json({"target": target.to_json(), "launch_url": self.public_base_url()
+                             + target.launch_path + suffix})
+            return
+        self.redirect(location)
+
+
+class R2DHandler(BaseHandler):
+    """Jupyter4NFDI ``/r2d/<provider>/<spec>?system=&flavor=&localstoragepath=|dataDir=&name=``."""
+
+    def get(self, *_args: str) -> None:
+        provider, spec = self.get_spec_from_request("r2d")
+        query = self.launch_query()
+        if "dataDir" in query:
+            query.setdefault("localstoragepath", query["dataDir"])
+            del query["dataDir"]
+        if "localstoragepath" in query and not query["localstoragepath"]:
+            query["localstoragepath"] = self.launcher.storage_path
+        try:
+            resolve_urlpath(query)
+        except UnsafePath as err:
+            raise UserError(400, str(err)) from err
+        suffix = ("?" + urlencode(query)) if query else ""
+        self.redirect(f"{self.base_url}v2/{quote(provider)}/{spec}{suffix}")
+
+
+class LegacyRedirectHandler(BaseHandler):
+    """``/repo/<user>/<repo>[/<path>]`` -> ``/v2/gh/<user>/<repo>/master[?urlpath=<path>]``."""
+
+    def get(self, user: str, repo: str, urlpath: str | None = None) -> None:
+        url = f"{self.base_url}v2/gh/{quote(user)}/{quote(repo)}/master"
+        rest = (urlpath or "")[1:]
+        if rest:
+            try:
+                if rest.startswith("/"):
+                    raise UnsafePath("urlpath must be a path inside the server, not //host")
+                resolve_urlpath({"urlpath": rest})
+            except UnsafePath as err:
+                raise UserError(400, str(err)) from err
+            url += "?" + urlencode({"urlpath": rest})
+        self.redirect(url)
+
+
+default_handlers = [
+    (r"launch", LaunchHandler),
+    (r"r2d/([^/]+)/(.+)", R2DHandler),
+    (r"repo/([^/]+)/([^/]+)(/.*)?", LegacyRedirectHandler),
+]

@@ -1,0 +1,26 @@
+"""Hand-off strategies: how a built image reaches a running server on the hub.
+
+- ``hub-api`` (:mod:`launcher.handoff.hubapi`): JupyterHub REST API, named servers,
+  Jupyter-JSC user_options, relays the hub's spawn progress.
+- ``start-url`` (:mod:`launcher.handoff.starturl`): a Jupyter-JSC ``/hub/api/start?...``
+  URL the browser is sent to.
+"""
+
+from __future__ import annotations
+
+from launcher.config import LauncherConfig
+from launcher.handoff.base import HandOff, LaunchContext, LaunchRequest, PipelineError
+
+
+def make_handoff(config: LauncherConfig) -> HandOff:
+    """The strategy named by ``LauncherConfig.handoff``."""
+    if config.handoff == "start-url":
+        from launcher.handoff.starturl import StartUrlHandOff
+
+        return StartUrlHandOff(config)
+    from launcher.handoff.hubapi import HubApiHandOff
+
+    return HubApiHandOff(config)
+
+
+__all__ = ["HandOff", "LaunchContext", "LaunchRequest", "PipelineError", "make_handoff"]

@@ -1,0 +1,183 @@
+"""The hand-off interface and the pure pieces every strategy shares.
+
+Pure functions here: :func:`server_name` (named server from target + system + flavor,
+so a repeated launch finds the running server), :func:`temp_user_name`,
+:func:`user_options` (Jupyter-JSC structure + top-level ``image`` for plain
+DockerSpawner/KubeSpawner hubs) and :func:`ready_fields` (BinderHub's ``ready`` keys).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import string
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from fdo.target import LaunchTarget
+from launcher.config import LauncherConfig
+
+Event = dict[str, Any]
+
+
+class PipelineError(Exception):
+    """A step failed; ``str()`` says what failed and is shown to the user."""
+
+    def __init__(self, status_code: int, message: str, **fields: Any):
+        super().__init__(message)
+        self.status_code = status_code
+        self.fields = fields
+
+
+@dataclass
+class LaunchRequest:
+    """What the client asked for (from the URL), before anything is resolved."""
+
+    provider: str
+    spec: str  # as requested, still percent-encoded
+    client_ip: str = ""
+    launch_host: str = ""  # binder_launch_host
+    user: str = ""  # logged-in hub user; "" = anonymous
+    system: str = ""
+    flavor: str = ""
+    storage_path: str = ""
+    name: str = ""
+    build_only: bool = False
+    build_token: bool = False  # a valid build token was presented
+    origin: str = ""  # the host the launch came through (analytics)
+    request_origin: str = ""  # Origin header, else Sec-Fetch-Site
+
+    @property
+    def identifier(self) -> str:
+        return f"{self.provider}/{self.spec}"
+
+    @property
+    def binder_request(self) -> str:
+        return f"v2/{self.provider}/{self.spec}"
+
+
+@dataclass
+class LaunchContext:
+    """State carried from step to step of one pipeline run."""
+
+    request: LaunchRequest
+    target: LaunchTarget | None = None
+    image: str = ""
+    image_cached: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class HandOff(ABC):
+    """Strategy interface: start (or point to) a server running ``ctx.image``."""
+
+    name = "abstract"
+
+    def __init__(self, config: LauncherConfig):
+        self.config = config
+
+    @abstractmethod
+    def launch(self, ctx: LaunchContext) -> AsyncIterator[Event]:
+        """Yield ``launching`` events; the last event yielded is the ``ready`` event."""
+
+    async def health(self) -> dict[str, Any]:
+        """A /health check entry for the hub this strategy talks to."""
+        return {"service": "JupyterHub API", "ok": True}
+
+
+# -- pure helpers ----------------------------------------------------------------------
+_SLUG_BAD = re.compile(r"[^a-z0-9]+")
+
+
+def _slug(text: str, limit: int) -> str:
+    return _SLUG_BAD.sub("-", text.lower()).strip("-")[:limit].strip("-") or "x"
+
+
+def repo_label(target: LaunchTarget) -> str:
+    """Short human part of names: the last path segment of the source (no ``.git``).
+
+    Starts with a letter (JupyterHub's safe-slug rule for server names).
+    """
+    tail = target.source.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+    label = _slug(tail, 15)
+    return label if label[0].isalpha() else _slug("r-" + label, 15)
+
+
+def server_name(target: LaunchTarget, system: str, flavor: str) -> str:
+    """Deterministic named-server name for (target, system, flavor): a JupyterHub safe slug
+    (lowercase letter first, ``[a-z0-9-]``, no ``--``, ≤ 30 characters).
+
+    The same content on the same resource maps to the same server, so a repeated launch
+    reuses it; a different commit, system or flavor gets its own server.
+    """
+    digest = hashlib.sha256(f"{target.cache_key}\0{system}\0{flavor}".encode()).hexdigest()[:10]
+    return f"{repo_label(target)}-{digest}"
+
+
+def random_suffix(length: int = 8) -> str:
+    alphabet = string.ascii_lowercase + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def temp_user_name(target: LaunchTarget, rand: str | None = None) -> str:
+    """Temporary hub user for an anonymous launch (BinderHub style: ``<repo>-<8 random>``)."""
+    return f"{repo_label(target)}-{rand or random_suffix()}"
+
+
+def display_name(target: LaunchTarget) -> str:
+    label = target.title or target.source.rstrip("/").rsplit("/", 1)[-1]
+    return f"{label}@{target.ref[:12]}"[:80]
+
+
+def provenance(target: LaunchTarget) -> dict[str, Any]:
+    """The ``repo2docker`` block of user_options: where the image's content came from."""
+    return {
+        "repotype": target.provider,
+        "repourl": target.source,
+        "reporef": target.ref,
+        "identifier": target.identifier,
+        "launch_path": target.launch_path,
+        "chain": [h.to_json() for h in target.chain],
+    }
+
+
+def user_options(target: LaunchTarget, image: str, system: str, flavor: str,
+                 name: str = "", storage_path: str = "/home/jovyan/work") -> dict[str, Any]:
+    """Jupyter-JSC user_options for a custom image (+ ``image`` for plain spawners)."""
+    return {
+        "service": "jupyterlab",
+        "option": "custom",
+        "profile": "custom",
+        "name": name or display_name(target),
+        "system": system,
+        "flavor": flavor,
+        "image": image,
+        "custom": {"customimage": image},
+        "storage": {"localstoragepath": storage_path},
+        "repo2docker": provenance(target),
+    }
+
+
+def ready_fields(ctx: LaunchContext, url: str, token: str) -> Event:
+    """BinderHub's ``ready`` event plus ours (target, system, flavor)."""
+    target = ctx.target
+    assert target is not None
+    request = ctx.request
+    return {
+        "phase": "ready",
+        "message": f"server running at {url}\n",
+        "url": url,
+        "token": token,
+        "image": ctx.image,
+        "repo_url": target.source,
+        "binder_ref_url": target.ref_url or target.source,
+        "binder_launch_host": request.launch_host,
+        "binder_request": request.binder_request,
+        "binder_persistent_request": target.launch_path,
+        "binder_client_ip": request.client_ip,
+        "target": target.to_json(),
+        "system": request.system,
+        "flavor": request.flavor,
+    }

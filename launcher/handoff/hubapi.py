@@ -1,0 +1,274 @@
+"""``hub-api`` hand-off: start a named server through the JupyterHub REST API.
+
+Steps (each failure names the step and the hub's answer):
+
+1. the user: the logged-in hub user, or a new temporary user in anonymous mode;
+2. the server: ``server_name(target, system, flavor)``; a ready server is reused, a
+   pending one is followed, otherwise ``POST users/<u>/servers/<s>`` with user_options;
+3. a per-launch token (``POST users/<u>/tokens``, scope ``access:servers!server=<u>/<s>``)
+   is minted while the server spawns — it is the ``token`` of the ready event;
+4. the hub's ``.../progress`` event stream is relayed as ``launching`` events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote
+
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
+from tornado.simple_httpclient import SimpleAsyncHTTPClient
+
+from launcher import events
+from launcher.config import LauncherConfig
+from launcher.handoff.base import (
+    Event,
+    HandOff,
+    LaunchContext,
+    PipelineError,
+    random_suffix,
+    ready_fields,
+    server_name,
+    temp_user_name,
+    user_options,
+)
+
+log = logging.getLogger("nfdi_launcher.handoff")
+
+
+class HubClient:
+    """Small JupyterHub REST client with retries on 5xx and connection errors."""
+
+    def __init__(self, config: LauncherConfig):
+        self.config = config
+        self.api_url = config.effective_hub_api_url()
+        self.http: AsyncHTTPClient = SimpleAsyncHTTPClient(force_instance=True, max_clients=2048)
+
+    def _request(self, method: str, path: str, body: Any = None, timeout: float | None = None,
+                 **kwargs: Any) -> HTTPRequest:
+        if not self.api_url:
+            raise PipelineError(503, "the launcher has no JupyterHub configured (hub_url / hub_api_url)")
+        return HTTPRequest(
+            self.api_url + path.lstrip("/"),
+            method=method,
+            headers={"Authorization": f"token {self.config.hub_api_token}", "Content-Type": "application/json"},
+            body=None if body is None and method == "GET" else json.dumps(body if body is not None else {}),
+            request_timeout=timeout or self.config.hub_request_timeout,
+            connect_timeout=min(5.0, self.config.hub_request_timeout),
+            allow_nonstandard_methods=True,
+            **kwargs,
+        )
+
+    async def call(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201, 202, 204),
+                   what: str = "", retries: int | None = None) -> HTTPResponse:
+        """One API call; retried on 5xx/connection errors; PipelineError naming *what* on failure."""
+        delay = self.config.hub_retry_delay
+        what = what or f"{method} {path.split('?')[0]}"
+        retries = self.config.hub_retries if retries is None else retries
+        for attempt in range(retries + 1):
+            try:
+                resp = await self.http.fetch(self._request(method, path, body), raise_error=False)
+            except (TimeoutError, OSError, HTTPClientError) as err:
+                problem = f"JupyterHub is not reachable at {self.api_url} ({type(err).__name__}: {err})"
+                status = 503
+            else:
+                if resp.code in ok:
+                    return resp
+                problem = f"JupyterHub refused to {what}: {resp.code} {_hub_message(resp)}"
+                status = 502 if resp.code >= 500 or resp.code == 599 else resp.code
+                if resp.code == 599:
+                    problem = f"JupyterHub is not reachable at {self.api_url} ({resp.error})"
+                    status = 503
+                elif resp.code < 500:
+                    raise PipelineError(status, problem)
+            if attempt < retries:
+                await asyncio.sleep(delay)
+                delay *= 2
+        raise PipelineError(status, problem)
+
+    async def json(self, method: str, path: str, body: Any = None, **kw: Any) -> Any:
+        resp = await self.call(method, path, body, **kw)
+        return json.loads(resp.body) if resp.body else None
+
+
+def _hub_message(resp: HTTPResponse) -> str:
+    try:
+        return str(json.loads(resp.body or b"{}").get("message", resp.reason))
+    except (ValueError, AttributeError):
+        return str(resp.reason)
+
+
+class HubApiHandOff(HandOff):
+    """Named servers on a JupyterHub via its REST API (see module docstring)."""
+
+    name = "hub-api"
+
+    def __init__(self, config: LauncherConfig):
+        super().__init__(config)
+        self.hub = HubClient(config)
+        self._pool: list[str] = []
+        self._refilling: asyncio.Task[None] | None = None
+
+    def public_hub_url(self, launch_host: str = "") -> str:
+        """Where browsers reach the hub: hub_url, $JUPYTERHUB_PUBLIC_URL, or — when we are
+        a hub service behind the same proxy — the origin the request came in on."""
+        if self.config.hub_url:
+            return self.config.hub_url
+        public = os.environ.get("JUPYTERHUB_PUBLIC_URL", "")
+        if public:
+            return public if public.endswith("/") else public + "/"
+        base = self.config.base_url
+        if base.startswith("/services/") and launch_host.endswith(base):
+            return launch_host[: -len(base)] + "/"
+        return self.hub.api_url.removesuffix("hub/api/")
+
+    async def ensure_user(self, ctx: LaunchContext) -> str:
+        if ctx.request.user:
+            return ctx.request.user
+        if not self.config.anonymous:
+            raise PipelineError(403, "log in to the hub to launch (anonymous launches are disabled)")
+        assert ctx.target is not None
+        if self._pool:
+            name = self._pool.pop()
+        else:
+            name = temp_user_name(ctx.target)
+            await self.hub.call("POST", f"users/{quote(name)}", ok=(201,), what=f"create temporary user {name}")
+        self._schedule_refill()
+        return name
+
+    def _schedule_refill(self) -> None:
+        if self.config.anonymous_user_pool > 0 and (self._refilling is None or self._refilling.done()):
+            self._refilling = asyncio.ensure_future(self._refill())
+
+    async def _refill(self) -> None:
+        """Keep ``anonymous_user_pool`` temporary users ready (best effort)."""
+        while len(self._pool) < self.config.anonymous_user_pool:
+            name = f"anon-{random_suffix()}"
+            try:
+                await self.hub.call("POST", f"users/{quote(name)}", ok=(201,), what="create a pooled user",
+                                    retries=0)
+            except PipelineError as err:
+                log.warning("could not pre-create a temporary user: %s", err)
+                return
+            self._pool.append(name)
+
+    async def close(self) -> None:
+        """Delete pooled users that were never used."""
+        if self._refilling is not None:
+            self._refilling.cancel()
+        for name in self._pool:
+            try:
+                await self.hub.call("DELETE", f"users/{quote(name)}", ok=(204, 404), retries=0)
+            except PipelineError:
+                pass
+        self._pool.clear()
+
+    async def launch(self, ctx: LaunchContext) -> AsyncIterator[Event]:
+        assert ctx.target is not None
+        req = ctx.request
+        yield events.launching("Launching server...")
+        user = await self.ensure_user(ctx)
+        server = server_name(ctx.target, req.system, req.flavor)
+        upath = f"users/{quote(user)}"
+        existing: dict[str, Any] = {}
+        if req.user:  # a temporary user has no servers yet: skip the lookup
+            model = await self.hub.json("GET", upath, what=f"look up user {user}")
+            existing = (model or {}).get("servers", {}).get(server) or {}
+        if existing.get("ready"):
+            yield events.launching(f"Reusing running server {server}")
+        elif existing.get("pending") != "spawn":
+            options = user_options(ctx.target, ctx.image, req.system, req.flavor, req.name,
+                                   req.storage_path or self.config.storage_path)
+            ctx.timings["spawn_request"] = asyncio.get_running_loop().time()
+            await self.hub.call("POST", f"{upath}/servers/{quote(server)}", options, ok=(201, 202),
+                                what=f"start server {user}/{server}")
+        token_task = asyncio.ensure_future(self.mint_token(user, server))
+        path = str(existing.get("url") or "")
+        try:
+            if not existing.get("ready"):
+                async for ev in self.follow_progress(user, server):
+                    if ev.get("phase") == "ready":
+                        path = str(ev.get("url") or "")
+                        continue
+                    yield ev
+            ctx.timings["hub_ready"] = asyncio.get_running_loop().time()
+            token = await token_task
+        finally:
+            token_task.cancel()
+        if not path:
+            model = await self.hub.json("GET", upath, what=f"look up server {user}/{server}")
+            path = str(((model or {}).get("servers", {}).get(server) or {}).get("url") or "")
+        if not path:
+            raise PipelineError(500, f"server {user}/{server} stopped right after starting; see the hub log")
+        url = self.public_hub_url(req.launch_host).rstrip("/") + path
+        ready = ready_fields(ctx, url, token)
+        ready.update(user=user, server_name=server, handoff=self.name)
+        yield ready
+
+    async def mint_token(self, user: str, server: str) -> str:
+        body = {
+            "note": "nfdi-launcher launch",
+            "expires_in": self.config.server_token_expires_seconds,
+            "scopes": [f"access:servers!server={user}/{server}"],
+        }
+        data = await self.hub.json("POST", f"users/{quote(user)}/tokens", body, what=f"create a token for {user}")
+        return str(data["token"])
+
+    async def follow_progress(self, user: str, server: str) -> AsyncIterator[Event]:
+        """Relay ``GET .../servers/<s>/progress`` as launching events until ready/failed."""
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        buffer = bytearray()
+
+        def on_chunk(chunk: bytes) -> None:
+            buffer.extend(chunk)
+            while b"\n\n" in buffer:
+                block, _, rest = bytes(buffer).partition(b"\n\n")
+                buffer[:] = rest
+                for line in block.decode("utf-8", "replace").splitlines():
+                    if line.startswith("data:"):
+                        try:
+                            queue.put_nowait(json.loads(line[5:]))
+                        except ValueError:
+                            continue
+
+        request = self.hub._request("GET", f"users/{quote(user)}/servers/{quote(server)}/progress",
+                                    timeout=self.config.launch_timeout, streaming_callback=on_chunk)
+        request.headers["Accept"] = "text/event-stream"
+        fetch = asyncio.ensure_future(self.hub.http.fetch(request, raise_error=False))
+        fetch.add_done_callback(lambda _f: queue.put_nowait(None))
+        try:
+            while True:
+                item = await queue.get()
+                if item is None:
+                    break
+                if item.get("message"):
+                    yield events.launching(str(item["message"]))
+                if item.get("failed"):
+                    raise PipelineError(500, f"JupyterHub failed to start the server: {item.get('message', '')}".strip())
+                if item.get("ready"):
+                    yield {"phase": "ready", "url": item.get("url", "")}  # internal: where it runs
+                    return
+            resp = fetch.result()
+            if resp.code == 599:
+                raise PipelineError(504, f"server {user}/{server} did not start within "
+                                         f"{self.config.launch_timeout:.0f} s ({resp.error})")
+            raise PipelineError(502, f"JupyterHub's progress stream for {user}/{server} ended "
+                                     f"without ready ({resp.code} {_hub_message(resp)})")
+        finally:
+            fetch.cancel()
+
+    async def health(self) -> dict[str, Any]:
+        try:
+            await self.hub.call("GET", "", ok=(200,), what="answer its API root", retries=0)
+            ok = True
+        except PipelineError as err:
+            log.warning("hub health check failed: %s", err)
+            ok = False
+        return {"service": "JupyterHub API", "ok": ok}
+
+
+__all__ = ["HubApiHandOff", "HubClient", "HTTPClientError"]

@@ -1,0 +1,213 @@
+"""Orchestration of one launch as named steps: resolve -> image -> launch.
+
+Each step is a small async generator over a shared :class:`LaunchContext`; it yields
+BinderHub events and raises :class:`PipelineError` (status code + what failed). The
+/build/ handler, the JSON API and the benchmark all drive :meth:`Pipeline.run`.
+
+Immutable facts are memoised per process so a repeated (cached) launch costs no
+network round trip before the spawn request: a spec already pinned to the resolved ref
+maps to its :class:`LaunchTarget`, and a target to its image (re-checked in the image
+store, which is one local call).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from fdo.errors import ResolveError
+from fdo.target import LaunchTarget
+from launcher import events, metrics
+from launcher.config import LauncherConfig
+from launcher.handoff.base import Event, HandOff, LaunchContext, LaunchRequest, PipelineError
+
+log = logging.getLogger("nfdi_launcher.pipeline")
+
+Resolver = Callable[[str], LaunchTarget]
+MEMO_SECONDS = 600.0
+#: a confirmed image is trusted this long; then re-checked in the background ...
+IMAGE_RECHECK_SECONDS = 30.0
+#: ... and after this long checked again before it is used
+IMAGE_TRUST_SECONDS = 600.0
+
+
+class Pipeline:
+    """resolve -> image -> launch, with the pieces passed in (see :meth:`from_config`)."""
+
+    steps = ("resolve", "image", "launch")
+
+    def __init__(self, config: LauncherConfig, resolver: Resolver | None, builder: Any, handoff: HandOff):
+        self.config = config
+        self.resolver = resolver
+        self.builder = builder
+        self.handoff = handoff
+        self._targets: dict[str, tuple[float, LaunchTarget]] = {}
+        self._images: dict[str, str] = {}
+        self._seen: dict[str, float] = {}  # image -> when the store last confirmed it
+        self._revalidating: set[str] = set()
+        #: called with the context of every finished run (benchmarks, audit logs)
+        self.observers: list[Callable[[LaunchContext], None]] = []
+
+    @classmethod
+    def from_config(cls, config: LauncherConfig, builder: Any = None, resolver: Resolver | None = None,
+                    handoff: HandOff | None = None) -> Pipeline:
+        from launcher.handoff import make_handoff
+
+        if resolver is None:
+            # one Resolution per process: it holds the cache, and the config file's
+            # c.ResolverConfig.* / c.NetConfig.* apply through the shared Config object
+            from fdo.resolve import Resolution
+
+            resolver = Resolution(config=config.config).resolve
+        if builder is None:
+            from builders import BuildManager
+
+            builder = BuildManager(parent=config)
+        return cls(config, resolver, builder, handoff or make_handoff(config))
+
+    async def run(self, request: LaunchRequest) -> AsyncIterator[Event]:
+        """All events of one launch; the last is ``ready`` or ``failed``."""
+        ctx = LaunchContext(request)
+        ctx.timings["request"] = asyncio.get_running_loop().time()
+        steps = self.steps[:2] if request.build_only else self.steps
+        name = steps[0]
+        try:
+            for name in steps:
+                step = getattr(self, name)
+                async for ev in step(ctx):
+                    if ev.get("phase") == "ready":
+                        ctx.timings["ready"] = asyncio.get_running_loop().time()
+                    yield ev
+            if request.build_only:
+                done = "Done! Found built image" if ctx.image_cached else "Done! Image built"
+                yield events.event("ready", done, imageName=ctx.image)
+        except PipelineError as err:
+            yield events.failed(str(err), err.status_code) | err.fields
+        except Exception:  # a bug must still end the stream with a readable event
+            log.exception("step %s of %s crashed", name, request.identifier)
+            yield events.failed(f"Internal error in the {name} step; the operator's log has details", 500)
+        finally:
+            for observer in self.observers:
+                observer(ctx)
+
+    # -- step 1 ----------------------------------------------------------------------
+    async def resolve(self, ctx: LaunchContext) -> AsyncIterator[Event]:
+        identifier = ctx.request.identifier
+        memo = self._targets.get(identifier)
+        if memo and time.monotonic() - memo[0] < MEMO_SECONDS:
+            ctx.target = memo[1]
+            return
+        if self.resolver is None:
+            raise PipelineError(503, "resolving identifiers is not available on this launcher")
+        yield events.waiting(f"Resolving {identifier} ...")
+        try:
+            target = await asyncio.get_running_loop().run_in_executor(None, self.resolver, identifier)
+        except ResolveError as err:
+            raise PipelineError(err.status_code, f"Could not resolve {identifier}: {err}") from err
+        if target.ambiguous:
+            raise PipelineError(409, f"{identifier} is ambiguous; pick one of the choices",
+                                choices=[c.to_json() for c in target.choices])
+        ctx.target = target
+        if target.launch_path == ctx.request.binder_request:  # already pinned: immutable
+            self._targets[identifier] = (time.monotonic(), target)
+        chain = " -> ".join([identifier] + [h.to for h in target.chain])
+        yield events.event("waiting", f"Resolved {identifier} to {target.source} at {target.ref} ({chain})",
+                           target=target.to_json())
+
+    # -- step 2 ----------------------------------------------------------------------
+    async def image(self, ctx: LaunchContext) -> AsyncIterator[Event]:
+        assert ctx.target is not None
+        if await self._memoised_image(ctx):
+            yield events.built(ctx.image, cached=True)
+            return
+        if self.builder is None:
+            raise PipelineError(503, "building images is not available on this launcher")
+        started = time.monotonic()
+        metrics.BUILDS_INPROGRESS.inc()
+        try:
+            async for ev in self.builder.build(ctx.target):
+                data = ev.to_json()
+                phase = data.get("phase")
+                if phase == "built":
+                    ctx.image, ctx.image_cached = str(data["imageName"]), bool(data.get("cached"))
+                    self._images[ctx.target.cache_key] = ctx.image
+                    self._seen[ctx.image] = time.monotonic()
+                    yield events.built(ctx.image, ctx.image_cached)
+                    break
+                if phase == "failed":
+                    code = int(data.get("status_code", 500))
+                    raise PipelineError(code, str(data.get("message", "Build failed")).rstrip("\n"))
+                data.pop("cached", None)
+                yield data
+            else:
+                raise PipelineError(500, "the builder ended without reporting an image")
+        except PipelineError:
+            self._observe_build("failure", started, ctx)
+            raise
+        finally:
+            metrics.BUILDS_INPROGRESS.dec()
+        if not ctx.image_cached:
+            self._observe_build("success", started, ctx)
+
+    async def _memoised_image(self, ctx: LaunchContext) -> bool:
+        """Known image of this target? Fresh: trusted; stale: trusted and re-checked in the
+        background (stale-while-revalidate); expired: checked now in the image store."""
+        assert ctx.target is not None
+        image = self._images.get(ctx.target.cache_key)
+        store = getattr(self.builder, "store", None)
+        if not image or store is None:
+            return False
+        age = time.monotonic() - self._seen.get(image, -1e9)
+        if age >= IMAGE_RECHECK_SECONDS and age < IMAGE_TRUST_SECONDS:
+            if image not in self._revalidating:
+                self._revalidating.add(image)
+                task = asyncio.ensure_future(self._image_present(ctx.target.cache_key, image, store))
+                task.add_done_callback(lambda _t: self._revalidating.discard(image))
+        elif age >= IMAGE_TRUST_SECONDS and not await self._image_present(ctx.target.cache_key, image, store):
+            return False
+        ctx.image, ctx.image_cached = image, True
+        return True
+
+    async def _image_present(self, key: str, image: str, store: Any) -> bool:
+        try:
+            present = await asyncio.to_thread(store.lookup, image)
+        except Exception:  # registry trouble: let the builder report it properly
+            present = None
+        if present is None:
+            self._images.pop(key, None)
+            self._seen.pop(image, None)
+            return False
+        self._seen[image] = time.monotonic()
+        return True
+
+    def _observe_build(self, status: str, started: float, ctx: LaunchContext) -> None:
+        metrics.BUILD_TIME.labels(status=status).observe(time.monotonic() - started)
+        metrics.BUILD_COUNT.labels(status=status, provider=ctx.request.provider,
+                                   repo=ctx.target.source if ctx.target else "").inc()
+
+    # -- step 3 ----------------------------------------------------------------------
+    async def launch(self, ctx: LaunchContext) -> AsyncIterator[Event]:
+        started = time.monotonic()
+        status = "failure"
+        metrics.LAUNCHES_INPROGRESS.inc()
+        try:
+            for attempt in range(self.config.launch_retries + 1):
+                try:
+                    async for ev in self.handoff.launch(ctx):
+                        if ev.get("phase") == "ready":
+                            status = "success"
+                        yield ev
+                    return
+                except PipelineError as err:
+                    if err.status_code < 500 or attempt >= self.config.launch_retries:
+                        raise
+                    log.warning("launch attempt %d failed: %s", attempt + 1, err)
+                    yield events.launching(f"Launch attempt {attempt + 1} failed ({err}), retrying...")
+        finally:
+            metrics.LAUNCHES_INPROGRESS.dec()
+            metrics.LAUNCH_TIME.labels(status=status, retries="0").observe(time.monotonic() - started)
+            metrics.LAUNCH_COUNT.labels(status=status, provider=ctx.request.provider,
+                                        repo=ctx.target.source if ctx.target else "").inc()
