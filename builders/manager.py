@@ -169,7 +169,9 @@ class BuildManager(LoggingConfigurable):
             return
         # imported late: fdo.fetch pulls in the network stack, dry runs of local dirs do not
         fdo_fetch: Any = importlib.import_module("fdo.fetch")
-        fdo_fetch.fetch(target, dest)
+        fdo_config: Any = importlib.import_module("fdo.config")
+        # parent=self: the operator's c.NetConfig.* (rewrites, limits) apply to fetches too
+        fdo_fetch.fetch(target, dest, config=fdo_config.NetConfig(parent=self))
 
     async def _target_pipeline(self, target: LaunchTarget, context_dir: Path | None) -> AsyncIterator[BuildEvent]:
         yield BuildEvent(Phase.WAITING, "Waiting for build to start...")

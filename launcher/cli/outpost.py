@@ -1,0 +1,60 @@
+"""``nfdi-launcher outpost``: run an Outpost (JupyterHub Outpost REST API) on this host."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Any
+
+from launcher.cli.base import LauncherApp
+from outpost.backends.docker import DockerBackend
+from outpost.config import OutpostConfig
+
+
+class OutpostApp(LauncherApp):
+    """Serve the Outpost REST API and start servers with a real JupyterHub spawner."""
+
+    name = "nfdi-launcher-outpost"
+    description = __doc__ or ""
+    examples = """
+    nfdi-launcher outpost --port 8090 --flavors flavors.yaml --db outpost.sqlite \\
+        --credentials hubs.yaml
+    """
+
+    aliases = {
+        **LauncherApp.aliases,
+        "ip": "OutpostConfig.ip",
+        "port": "OutpostConfig.port",
+        "flavors": "OutpostConfig.flavors_path",
+        "db": "OutpostConfig.db_path",
+        "credentials": "OutpostConfig.credentials_file",
+        "base-path": "OutpostConfig.base_path",
+    }
+
+    classes = [OutpostConfig, DockerBackend]
+
+    def start(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        from outpost.app import OutpostServer
+
+        config = OutpostConfig(parent=self)
+        server = OutpostServer(config)
+        port = server.listen()
+        await server.recover()
+        # Printed for scripts (the stack, tests) that start us with --port 0.
+        print(f"outpost listening on http://{config.ip}:{port}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        # Servers keep running: a restarted Outpost picks them up from its database.
+        await server.close()
+
+
+def main(argv: Any = None) -> None:
+    app = OutpostApp.instance()
+    app.initialize(argv)
+    app.start()

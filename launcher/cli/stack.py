@@ -1,0 +1,223 @@
+"""``nfdi-launcher stack``: the whole system on one machine, on loopback, one command.
+
+Starts, in this order, each as a child process with its own state under ``--state-dir``:
+
+1. a registry (Debian's ``docker-registry``, when installed) on 127.0.0.1:<free port>;
+2. one Outpost with the Docker backend, offered to the hub as two systems
+   (``local-small``, ``local-large``) with different flavors — each system is its own hub
+   identity at the Outpost, so the flavor rules of ``flavors.yaml`` differ per system;
+3. JupyterHub + configurable-http-proxy with the OutpostSpawner, named servers and
+   JupyterHub's own ``DummyAuthenticator`` with one generated password (local use:
+   any user name, the password printed once and kept in ``<state-dir>/login-password``);
+4. the launcher, as a hub-managed service at ``/services/launcher/``.
+
+It waits (bounded) until each answers, prints the URL and on Ctrl-C/SIGTERM stops the hub
+(which stops its servers through the Outpost), then the Outpost and the registry, and
+removes any container left with the stack's name prefix. User volumes are kept.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from traitlets import Bool, Float, Int, Unicode
+
+from launcher.cli.base import LauncherApp
+from launcher.cli.stack_files import (
+    StackPorts,
+    free_port,
+    secret_file,
+    write_hub_files,
+    write_launcher_config,
+    write_outpost_files,
+    write_registry_config,
+)
+
+VENV_BIN = Path(sys.executable).parent
+
+
+class StackApp(LauncherApp):
+    """Start registry, Outpost, JupyterHub and the launcher on loopback; stop all on Ctrl-C."""
+
+    name = "nfdi-launcher-stack"
+    description = __doc__ or ""
+
+    state_dir = Unicode(".stack", help="Directory for all state (databases, configs, logs, "
+                        "secrets; created with mode 0700).").tag(config=True)
+    port = Int(8000, help="Public port of the hub on 127.0.0.1 (0: a free one).").tag(
+        config=True)
+    registry = Bool(True, help="Start Debian's docker-registry if installed.").tag(config=True)
+    launcher = Bool(True, help="Start the launcher as a hub service.").tag(config=True)
+    wait_timeout = Float(90.0, help="Seconds to wait for each component to answer.").tag(
+        config=True)
+
+    aliases = {**LauncherApp.aliases, "state-dir": "StackApp.state_dir", "port": "StackApp.port",
+               "wait-timeout": "StackApp.wait_timeout"}
+    flags = {**LauncherApp.flags,
+             "no-registry": ({"StackApp": {"registry": False}}, "Do not start a registry."),
+             "no-launcher": ({"StackApp": {"launcher": False}}, "Do not start the launcher.")}
+
+    procs: list[tuple[str, subprocess.Popen[bytes]]]
+
+    def start(self) -> None:
+        self.procs = []
+        state = Path(self.state_dir).resolve()
+        state.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+        def on_signal(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, on_signal)
+        try:
+            url, notes = self._bring_up(state)
+            print(f"\nnfdi-launcher stack is up: {url}", flush=True)
+            for note in notes:
+                print(f"  {note}", flush=True)
+            print("Press Ctrl-C to stop.", flush=True)
+            while True:
+                for name, proc in self.procs:
+                    if proc.poll() is not None:
+                        raise RuntimeError(f"{name} exited ({proc.returncode}); see "
+                                           f"{state}/{name}.log")
+                time.sleep(1)
+        except KeyboardInterrupt:
+            print("\nstopping ...", flush=True)
+        except Exception as e:
+            print(f"error: {e}", file=sys.stderr, flush=True)
+            self._shutdown(state)
+            self.exit(1)
+        self._shutdown(state)
+
+    # -- steps ---------------------------------------------------------------------
+    def _bring_up(self, state: Path) -> tuple[str, list[str]]:
+        ports = StackPorts(public=self.port or free_port(), hub=free_port(),
+                           proxy_api=free_port(), outpost=free_port(), launcher=free_port(),
+                           registry=free_port())
+        notes: list[str] = []
+        registry_url = self._start_registry(state, ports, notes)
+        systems_file = write_outpost_files(state, ports, registry_url)
+        self._spawn("outpost", [str(VENV_BIN / "nfdi-launcher"), "outpost", "--config",
+                                str(state / "outpost_config.py")], state)
+        self._wait(f"http://127.0.0.1:{ports.outpost}/ping", "the Outpost")
+        launcher_cmd: list[str] | None = None
+        if self.launcher:
+            if _launcher_available():
+                write_launcher_config(state, systems_file, registry_url,
+                                      f"http://127.0.0.1:{ports.public}/")
+                launcher_cmd = [str(VENV_BIN / "nfdi-launcher"), "serve", "--config",
+                                str(state / "launcher_config.py")]
+            else:
+                notes.append("launcher: NOT started (launcher.app/make_app is not available "
+                             "in this installation); the hub and Outpost work without it")
+        password, first_time = secret_file(state / "login-password", 12)
+        write_hub_files(state, ports, systems_file, launcher_cmd, password)
+        env = {"CONFIGPROXY_AUTH_TOKEN": secrets.token_hex(16)}
+        self._spawn("jupyterhub", [str(VENV_BIN / "jupyterhub"), "-f",
+                                   str(state / "jupyterhub_config.py")], state, env)
+        public = f"http://127.0.0.1:{ports.public}/"
+        self._wait(public + "hub/api/", "JupyterHub")
+        if launcher_cmd:
+            self._wait(public + "services/launcher/health", "the launcher", ok=(200, 302))
+            url = public + "services/launcher/"
+        else:
+            url = public + "hub/"
+        login = f"any user name, password {password}" if first_time else \
+            f"any user name, the password in {state / 'login-password'}"
+        notes.insert(0, f"login: {login}")
+        notes.append(f"systems: local-small, local-large (one Outpost at 127.0.0.1:"
+                     f"{ports.outpost}); state and logs in {state}")
+        return url, notes
+
+    def _start_registry(self, state: Path, ports: StackPorts, notes: list[str]) -> str:
+        binary = shutil.which("docker-registry")
+        if not (self.registry and binary):
+            notes.append("registry: none (images stay in the local Docker engine)")
+            return ""
+        config = write_registry_config(state, ports.registry)
+        self._spawn("registry", [binary, "serve", str(config)], state)
+        url = f"http://127.0.0.1:{ports.registry}"
+        self._wait(url + "/v2/", "the registry")
+        notes.append(f"registry: {url}")
+        return url
+
+    def _spawn(self, name: str, cmd: list[str], state: Path,
+               env: dict[str, str] | None = None) -> None:
+        log = (state / f"{name}.log").open("ab")
+        full_env = {**os.environ, **(env or {}),
+                    "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
+        # fixed binaries of this installation, arguments we generated
+        proc = subprocess.Popen(  # noqa: S603
+            cmd, cwd=state, stdout=log, stderr=subprocess.STDOUT, env=full_env,
+            start_new_session=True)
+        self.procs.append((name, proc))
+        print(f"started {name} (pid {proc.pid}, log {state / (name + '.log')})", flush=True)
+
+    def _wait(self, url: str, what: str, ok: tuple[int, ...] = (200,)) -> None:
+        import requests
+
+        deadline = time.monotonic() + self.wait_timeout
+        last = ""
+        while time.monotonic() < deadline:
+            for name, proc in self.procs:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited ({proc.returncode}) while waiting "
+                                       f"for {what}")
+            try:
+                r = requests.get(url, timeout=3, allow_redirects=False)
+                if r.status_code in ok:
+                    return
+                last = f"HTTP {r.status_code}"
+            except requests.RequestException as e:
+                last = type(e).__name__
+            time.sleep(0.5)
+        raise RuntimeError(f"{what} did not answer within {self.wait_timeout:.0f} s ({last})")
+
+    def _shutdown(self, state: Path) -> None:
+        # A second Ctrl-C must not cut the clean-up short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        # Reverse order: the hub stops its servers through the still-running Outpost.
+        for name, proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(timeout=10)
+            with_group_gone(proc.pid)
+            print(f"stopped {name}", flush=True)
+        prefix = (state / "name-prefix").read_text().strip() if (state / "name-prefix").exists() \
+            else ""
+        if prefix and shutil.which("docker"):
+            out = subprocess.run(["docker", "ps", "-aq", "--filter", f"name=^{prefix}"],  # noqa: S603
+                                 capture_output=True, text=True, timeout=30)
+            if out.stdout.split():
+                subprocess.run(["docker", "rm", "-f", *out.stdout.split()],  # noqa: S603
+                               capture_output=True, timeout=60)
+        self.procs = []
+
+
+def with_group_gone(pgid: int) -> None:
+    """Kill what is left of a child's process group (e.g. the proxy of a crashed hub)."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return
+
+
+def _launcher_available() -> bool:
+    try:
+        from launcher import app  # noqa: F401
+        from launcher.cli import serve  # noqa: F401
+    except Exception:
+        return False
+    return hasattr(app, "make_app")

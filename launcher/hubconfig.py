@@ -1,0 +1,186 @@
+"""The JupyterHub configuration the project ships: OutpostSpawner + the launcher service.
+
+Use it from a ``jupyterhub_config.py``::
+
+    from launcher.hubconfig import configure_hub
+    configure_hub(c, systems_file="/etc/nfdi/systems.json",
+                  launcher_url="http://127.0.0.1:8585", launcher_token_file="/etc/nfdi/token")
+
+or write one with :func:`render_hub_config`. The systems file (JSON, mode 0600, it holds
+the Outpost passwords) is shared with the launcher, which reads the same file to ask each
+Outpost for its flavors (:func:`fetch_flavors`)::
+
+    {"systems": {"<system>": {"url": "http://127.0.0.1:8090/services",
+                              "hub_name": "<Basic-auth user = this hub's identity>",
+                              "password": "...", "display_name": "..."}}}
+
+What the OutpostSpawner needs here (read from jupyterhub-outpostspawner 2.2.13 /
+forwardbasespawner 2.1.2): the ``kubernetes`` package installed (hard import, never
+called), ``ssh_during_startup = False`` so that the Outpost's ``"127.0.0.1:<port>"``
+answer is used directly (no tunnel, no k8s Service), and the custom scopes its API
+handlers check declared in ``custom_scopes``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+
+@dataclass(frozen=True)
+class System:
+    """One resource behind an Outpost, as the hub and the launcher see it."""
+
+    name: str
+    url: str  # the Outpost's ``/services`` URL
+    hub_name: str
+    password: str
+    display_name: str = ""
+
+    @property
+    def base_url(self) -> str:
+        return self.url.rstrip("/").removesuffix("/services")
+
+    def auth_header(self) -> dict[str, str]:
+        raw = f"{self.hub_name}:{self.password}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+    def public(self) -> dict[str, str]:
+        """What may be shown to users (no credentials)."""
+        return {"name": self.name, "display_name": self.display_name or self.name}
+
+
+def load_systems(path: str | Path) -> dict[str, System]:
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return {name: System(name=name, **spec) for name, spec in data["systems"].items()}
+
+
+def write_systems(path: str | Path, systems: list[System]) -> None:
+    body = {"systems": {s.name: {"url": s.url, "hub_name": s.hub_name, "password": s.password,
+                                 "display_name": s.display_name} for s in systems}}
+    fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(body, f, indent=2)
+
+
+def fetch_flavors(system: System, timeout: float = 5.0) -> dict[str, Any]:
+    """The flavors this hub may use on *system* (``GET /flavors/`` of its Outpost)."""
+    r = requests.get(system.base_url + "/flavors/", headers=system.auth_header(),
+                     timeout=timeout)
+    r.raise_for_status()
+    flavors = r.json()
+    if not isinstance(flavors, dict):
+        raise ValueError(f"Outpost of {system.name} answered flavors that are not an object")
+    return flavors
+
+
+CUSTOM_SCOPES = {
+    "custom:servers:list": {"description": "List all servers (Outpost cleanup loop)."},
+    "custom:outpostflavors:set": {"description": "Outposts push their flavor usage."},
+    "custom:sshnode:restart": {"description": "Re-create tunnels of a restarted node."},
+}
+
+
+def configure_spawner(c: Any, systems: dict[str, System], poll_interval_ms: int = 10_000,
+                      ) -> None:
+    """OutpostSpawner with one Outpost URL and Basic-auth identity per system, direct mode."""
+
+    def system_of(user_options: dict[str, Any]) -> System:
+        name = (user_options or {}).get("system", "")
+        if name not in systems:
+            raise ValueError(f"Unknown system {name!r}; choose one of {', '.join(systems)}")
+        return systems[name]
+
+    def check_allowed(spawner: Any, user_options: dict[str, Any]) -> None:
+        system_of(user_options)
+
+    c.JupyterHub.spawner_class = "outpostspawner.OutpostSpawner"
+    c.OutpostSpawner.check_allowed = check_allowed
+    c.OutpostSpawner.request_url = lambda spawner, uo: system_of(uo).url
+    c.OutpostSpawner.request_headers = lambda spawner, uo: system_of(uo).auth_header()
+    c.OutpostSpawner.ssh_during_startup = False  # direct: the Outpost answers 127.0.0.1:<port>
+    c.OutpostSpawner.start_async = False
+    c.OutpostSpawner.stop_async = False
+    c.OutpostSpawner.custom_poll_interval = poll_interval_ms
+    c.OutpostSpawner.request_kwargs = {"request_timeout": 180, "connect_timeout": 10}
+    c.JupyterHub.allow_named_servers = True
+    c.JupyterHub.custom_scopes = CUSTOM_SCOPES
+
+
+def launcher_systems(systems_file: str | Path) -> list[dict[str, Any]]:
+    """``LauncherConfig.systems`` from the Outposts: each system with the flavors its
+    Outpost grants this hub (``GET /flavors/``), highest weight first. A system whose
+    Outpost does not answer is left out (a launch there could not start anyway)."""
+    result = []
+    for system in load_systems(systems_file).values():
+        try:
+            flavors = fetch_flavors(system)
+        except (requests.RequestException, ValueError):
+            continue
+        result.append({**system.public(), "flavors": [
+            {"name": name, "display_name": f.get("display_name", name),
+             "description": f.get("description", ""), "max": f.get("max", -1),
+             "current": f.get("current", 0)} for name, f in flavors.items()]})
+    return result
+
+
+def configure_launcher_service(c: Any, *, url: str, token: str,
+                               command: list[str] | None = None,
+                               environment: dict[str, str] | None = None) -> None:
+    """Register the launcher at ``/services/launcher/`` with the scopes its hand-off needs.
+
+    With *command* the hub starts and stops the launcher itself (a managed service)."""
+    service: dict[str, Any] = {"name": "launcher", "url": url, "api_token": token,
+                               "oauth_no_confirm": True, "display": True}
+    if command:
+        service.update(command=command, environment=environment or {})
+    c.JupyterHub.services = [service]
+    c.JupyterHub.load_roles = [
+        {"name": "launcher-service", "services": ["launcher"],
+         "scopes": ["admin:users", "admin:servers", "access:servers", "read:users",
+                    "list:users", "read:users:activity", "tokens"]},
+        # Users may open the launcher (a hub service) and their own servers.
+        {"name": "user", "scopes": ["self", "access:services!service=launcher"]},
+    ]
+
+
+def configure_hub(c: Any, *, systems_file: str, launcher_url: str, launcher_token_file: str,
+                  bind_url: str = "http://127.0.0.1:8000", hub_port: int = 8081,
+                  proxy_api_port: int = 8001, state_dir: str = ".",
+                  launcher_command: list[str] | None = None,
+                  launcher_environment: dict[str, str] | None = None,
+                  home_is_launcher: bool = True) -> None:
+    """A complete loopback-only hub: OutpostSpawner, the launcher, named servers."""
+    c.JupyterHub.bind_url = bind_url
+    c.JupyterHub.hub_ip = "127.0.0.1"
+    c.JupyterHub.hub_connect_ip = "127.0.0.1"
+    c.JupyterHub.hub_port = hub_port
+    c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{proxy_api_port}"
+    c.JupyterHub.db_url = f"sqlite:///{state_dir}/jupyterhub.sqlite"
+    c.JupyterHub.cookie_secret_file = f"{state_dir}/jupyterhub_cookie_secret"
+    c.JupyterHub.pid_file = f"{state_dir}/jupyterhub.pid"
+    c.JupyterHub.tornado_settings = {"slow_spawn_timeout": 0}
+    if home_is_launcher:
+        c.JupyterHub.default_url = "/services/launcher/"
+    c.Spawner.start_timeout = 180
+    c.Spawner.http_timeout = 90
+    configure_spawner(c, load_systems(systems_file))
+    token = Path(launcher_token_file).read_text(encoding="utf-8").strip()
+    configure_launcher_service(c, url=launcher_url, token=token, command=launcher_command,
+                               environment=launcher_environment)
+
+
+def render_hub_config(**kwargs: Any) -> str:
+    """A ``jupyterhub_config.py`` calling :func:`configure_hub` (plus login settings)."""
+    login = kwargs.pop("login", "")
+    args = ",\n    ".join(f"{k}={v!r}" for k, v in kwargs.items())
+    return ("# Generated by nfdi-launcher; see launcher/hubconfig.py\n"
+            "from launcher.hubconfig import configure_hub\n\n"
+            "c = get_config()  # noqa: F821\n"
+            f"configure_hub(\n    c,\n    {args},\n)\n{login}\n")

@@ -1,0 +1,87 @@
+"""The Outpost tornado application: routes, the housekeeping loop, start/stop of the server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from tornado import web
+from tornado.httpserver import HTTPServer
+from tornado.ioloop import PeriodicCallback
+from tornado.netutil import bind_sockets
+
+from outpost.backends.base import Backend
+from outpost.config import OutpostConfig
+from outpost.handlers.flavors import FlavorsHandler, UserFlavorsHandler
+from outpost.handlers.ping import PingHandler
+from outpost.handlers.services import ServiceHandler, ServicesHandler
+from outpost.manager import Outpost
+from outpost.store import Store
+
+log = logging.getLogger("nfdi_launcher.outpost")
+
+
+def make_app(outpost: Outpost, base_path: str = "/") -> web.Application:
+    base = "/" + base_path.strip("/") + "/" if base_path.strip("/") else "/"
+    routes: list[Any] = [
+        (rf"{base}ping/?", PingHandler),
+        (rf"{base}services/?", ServicesHandler),
+        (rf"{base}services/([^/]+)/?", ServiceHandler),
+        (rf"{base}services/([^/]+)/([^/]+)/?", ServiceHandler),
+        (rf"{base}flavors/?", FlavorsHandler),
+        (rf"{base}userflavors/?", UserFlavorsHandler),
+    ]
+    return web.Application(routes, outpost=outpost)
+
+
+def build_outpost(config: OutpostConfig) -> Outpost:
+    backend: Backend = config.backend_class(parent=config)  # type: ignore[abstract]
+    return Outpost(config, Store(config.db_path), backend)
+
+
+class OutpostServer:
+    """An Outpost listening on ``config.ip:config.port`` inside the running event loop."""
+
+    def __init__(self, config: OutpostConfig) -> None:
+        self.config = config
+        self.outpost = build_outpost(config)
+        self.http = HTTPServer(make_app(self.outpost, config.base_path), xheaders=False)
+        self.loop_cb = PeriodicCallback(self._housekeeping, config.check_interval * 1000)
+
+    async def _housekeeping(self) -> None:
+        n = await self.outpost.stop_expired()
+        if n:
+            log.info("stopped %d server(s) whose flavor runtime expired", n)
+
+    async def recover(self) -> None:
+        """Starts cut short by a restart: remove their containers, forget them.
+
+        The hub's request for them has failed with the old process; servers that did
+        start are untouched and polled as before."""
+        for rec in self.outpost.store.records():
+            if rec.start_pending and not rec.stop_pending:
+                log.warning("removing %s/%s: its start was interrupted by a restart",
+                            rec.hub, rec.name)
+                try:
+                    await self.outpost.backend.stop(rec)
+                finally:
+                    self.outpost.store.delete(rec.hub, rec.name, rec.start_id)
+
+    def listen(self) -> int:
+        """Bind and return the port (``config.port`` 0 picks a free one)."""
+        sockets = bind_sockets(self.config.port, self.config.ip)
+        self.http.add_sockets(sockets)
+        port = sockets[0].getsockname()[1]
+        self.loop_cb.start()
+        log.info("Outpost listening on http://%s:%d%s", self.config.ip, port,
+                 self.config.base_path)
+        return int(port)
+
+    async def close(self) -> None:
+        self.loop_cb.stop()
+        self.http.stop()
+        for task in list(self.outpost.tasks):
+            task.cancel()
+        await asyncio.sleep(0)
+        self.outpost.store.close()

@@ -1,0 +1,1 @@
+"""Backends: each wraps a real JupyterHub Spawner behind :class:`outpost.backends.base.Backend`."""
