@@ -143,9 +143,28 @@ def provenance(target: LaunchTarget) -> dict[str, Any]:
     }
 
 
+def spawn_reference(image: str) -> str:
+    """The image reference a spawner can pull: ``name:tag`` of a ``name:tag@digest``.
+
+    DockerSpawner (and ``docker pull repo tag``) split a reference at its last ``:``,
+    which breaks on ``@sha256:...``. Our tags are derived from the content, so
+    ``name:tag`` names the same image; the digest stays in the provenance.
+    """
+    name, sep, digest = image.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    if sep and ":" in last:
+        return name
+    return image
+
+
 def user_options(target: LaunchTarget, image: str, system: str, flavor: str,
                  name: str = "", storage_path: str = "/home/jovyan/work") -> dict[str, Any]:
-    """Jupyter-JSC user_options for a custom image (+ ``image`` for plain spawners)."""
+    """Jupyter-JSC user_options for a custom image (+ ``image`` for plain spawners).
+
+    *image* may be pinned by digest; spawners get :func:`spawn_reference` of it and the
+    full reference is kept under ``repo2docker.image`` (as Jupyter-JSC share links do).
+    """
+    pullable = spawn_reference(image)
     return {
         "service": "jupyterlab",
         "option": "custom",
@@ -153,10 +172,10 @@ def user_options(target: LaunchTarget, image: str, system: str, flavor: str,
         "name": name or display_name(target),
         "system": system,
         "flavor": flavor,
-        "image": image,
-        "custom": {"customimage": image},
+        "image": pullable,
+        "custom": {"customimage": pullable},
         "storage": {"localstoragepath": storage_path},
-        "repo2docker": provenance(target),
+        "repo2docker": {**provenance(target), "image": image},
     }
 
 

@@ -53,7 +53,9 @@ def test_user_options_jupyter_jsc_structure() -> None:
     opts = user_options(TARGET, image, "JSC-Cloud", "m1")
     assert opts["service"] == "jupyterlab" and opts["option"] == "custom" and opts["profile"] == "custom"
     assert opts["system"] == "JSC-Cloud" and opts["flavor"] == "m1"
-    assert opts["custom"] == {"customimage": image} and opts["image"] == image
+    pullable = image.split("@")[0]
+    assert opts["custom"] == {"customimage": pullable} and opts["image"] == pullable
+    assert opts["repo2docker"]["image"] == image  # the digest-pinned reference is kept
     assert opts["storage"] == {"localstoragepath": "/home/jovyan/work"}
     r2d = opts["repo2docker"]
     assert r2d["repourl"] == TARGET.source and r2d["reporef"] == SHA and r2d["repotype"] == "git"
@@ -102,3 +104,13 @@ def test_launch_event_v6_only_for_successful_launches() -> None:
         "request_origin": "https://journal.example.org"}
     ctx.request.build_only = True
     assert launch_event(ctx) is None
+
+
+def test_spawners_get_a_pullable_reference_and_provenance_keeps_the_digest() -> None:
+    from launcher.handoff.base import spawn_reference
+
+    pinned = "127.0.0.1:5000/nfdi/content:3f2a9c@sha256:" + "a" * 64
+    assert spawn_reference(pinned) == "127.0.0.1:5000/nfdi/content:3f2a9c"
+    # no tag to fall back on, or nothing pinned: unchanged
+    assert spawn_reference("127.0.0.1:5000/x@sha256:" + "b" * 64).endswith("b" * 64)
+    assert spawn_reference("local/jupyter-base:6.1.1") == "local/jupyter-base:6.1.1"

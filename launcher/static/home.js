@@ -1,0 +1,187 @@
+/* nfdi-launcher home page: resolve an identifier, show its provenance, pick a resource,
+ * copy the link and badges, launch and follow the log. */
+"use strict";
+
+(function () {
+  const L = window.Launcher;
+  const cfg = L.readConfig();
+  const base = cfg.base_url || "/";
+  const $ = (id) => document.getElementById(id);
+  let target = null;
+  let stop = null;
+  let shareSeq = 0; // only the newest snippets answer is shown
+
+  function setStatus(text, cls) {
+    const node = $("resolve-status");
+    node.textContent = text;
+    node.className = "status" + (cls ? " " + cls : "");
+  }
+
+  function fillSelect(select, items, selected) {
+    select.textContent = "";
+    for (const item of items) {
+      const option = L.el("option", { value: item.name }, item.display_name || item.name);
+      if (item.description) option.title = item.description;
+      if (item.name === selected) option.selected = true;
+      select.appendChild(option);
+    }
+    select.disabled = items.length === 0;
+  }
+
+  function systems() {
+    return Array.isArray(cfg.systems) ? cfg.systems : [];
+  }
+
+  function updateFlavors() {
+    const system = systems().find((s) => s.name === $("system").value);
+    fillSelect($("flavor"), system && Array.isArray(system.flavors) ? system.flavors : [], cfg.default_flavor);
+    updateShare();
+  }
+
+  function options() {
+    const opts = { system: $("system").value || "", flavor: $("flavor").value || "" };
+    const path = $("path").value.trim();
+    if (path) {
+      if ($("pathtype").value === "url") opts.urlpath = path;
+      else opts.labpath = path;
+    }
+    return opts;
+  }
+
+  function renderTarget(t) {
+    $("target-title").textContent = t.title || t.identifier;
+    $("t-identifier").textContent = t.identifier;
+    $("t-kind").textContent = t.kind + " (" + t.provider + ")";
+    $("t-source").textContent = t.source;
+    $("t-ref").textContent = t.ref || "(not pinned yet: pick a candidate below)";
+    L.renderChain($("chain"), t.chain);
+    L.renderProvenance($("provenance"), t.provenance);
+    const warnings = $("warnings");
+    warnings.textContent = "";
+    for (const w of t.warnings || []) warnings.appendChild(L.el("li", {}, w));
+    const choices = $("choice-list");
+    choices.textContent = "";
+    for (const c of t.choices || []) {
+      const button = L.el("button", { type: "button", class: "choice" }, c.label || c.identifier);
+      button.title = c.identifier;
+      button.addEventListener("click", () => {
+        $("identifier").value = c.identifier;
+        resolve();
+      });
+      const li = L.el("li", {});
+      li.appendChild(button);
+      if (c.reason) li.appendChild(L.el("span", { class: "reason" }, c.reason));
+      choices.appendChild(li);
+    }
+    const ambiguous = (t.choices || []).length > 0;
+    $("choices").hidden = !ambiguous;
+    $("target").hidden = false;
+    $("options").hidden = ambiguous;
+    $("share").hidden = ambiguous;
+    $("launch-btn").disabled = ambiguous;
+  }
+
+  async function resolve() {
+    const id = $("identifier").value.trim();
+    if (stop) stop();
+    $("progress").hidden = true;
+    if (!id) {
+      setStatus("Paste an identifier first.", "error");
+      return;
+    }
+    setStatus("Resolving…");
+    $("resolve-btn").disabled = true;
+    target = null;
+    try {
+      const response = await fetch(base + "api/v1/resolve?id=" + encodeURIComponent(id), {
+        headers: { Accept: "application/json" },
+      });
+      let body = null;
+      try {
+        body = await response.json();
+      } catch (e) {
+        body = null;
+      }
+      const usable = body && (body.launch_path || (body.choices || []).length);
+      if (!response.ok || !usable) {
+        const msg = body && (body.message || body.error) ? body.message || body.error : response.statusText;
+        $("target").hidden = true;
+        $("options").hidden = true;
+        $("share").hidden = true;
+        setStatus("Could not resolve: " + msg, "error");
+        return;
+      }
+      target = body;
+      renderTarget(body);
+      const ambiguous = (body.choices || []).length > 0;
+      setStatus(ambiguous ? "Several candidates: pick one." : "Resolved.", ambiguous ? "" : "ok");
+      updateShare();
+    } catch (e) {
+      setStatus("Could not reach the launcher: " + e, "error");
+    } finally {
+      $("resolve-btn").disabled = false;
+    }
+  }
+
+  async function updateShare() {
+    if (!target || !target.launch_path) return;
+    const params = new URLSearchParams({ path: target.launch_path, ...options() });
+    const seq = ++shareSeq;
+    try {
+      const response = await fetch(base + "api/v1/snippets?" + params.toString());
+      if (!response.ok) return;
+      const s = await response.json();
+      if (seq !== shareSeq) return;
+      $("share-url").value = s.url;
+      $("snippet-markdown").value = s.markdown;
+      $("snippet-rst").value = s.rst;
+      $("snippet-html").value = s.html;
+      $("badge-preview").src = s.badge_url;
+    } catch (e) {
+      /* the share panel keeps its previous content */
+    }
+  }
+
+  function launch() {
+    if (!target || !target.launch_path || (target.choices || []).length) return;
+    // the resolver's spec is already percent-encoded; only make sure it stays one path
+    const spec = target.launch_path.replace(/^\/?v2\//, "").replace(/[?#]/g, encodeURIComponent);
+    const opts = options();
+    const query = new URLSearchParams();
+    if (opts.system) query.set("system", opts.system);
+    if (opts.flavor) query.set("flavor", opts.flavor);
+    const buildUrl = base + "build/" + spec + (query.toString() ? "?" + query.toString() : "");
+    $("progress").hidden = false;
+    $("log").textContent = "";
+    $("phases").textContent = "";
+    if (stop) stop();
+    // one launch at a time from this page; a failure allows another try
+    $("launch-btn").disabled = true;
+    stop = L.runLaunch(buildUrl, L.launchUrlpath(opts), {
+      phases: $("phases"),
+      log: $("log"),
+      status: $("launch-status"),
+      onFailed() {
+        $("launch-btn").disabled = false;
+      },
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    fillSelect($("system"), systems(), cfg.default_system);
+    updateFlavors();
+    $("resolve-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      resolve();
+    });
+    $("system").addEventListener("change", updateFlavors);
+    $("flavor").addEventListener("change", updateShare);
+    $("path").addEventListener("change", updateShare);
+    $("pathtype").addEventListener("change", updateShare);
+    $("launch-btn").addEventListener("click", launch);
+    document.querySelectorAll("button[data-copy]").forEach((button) => {
+      button.addEventListener("click", () => L.copyText($(button.getAttribute("data-copy")).value, button));
+    });
+    if ($("identifier").value.trim()) resolve();
+  });
+})();

@@ -1,0 +1,30 @@
+/* nfdi-launcher /v2/ loading page: start the build+launch stream at once, like BinderHub. */
+"use strict";
+
+(function () {
+  const L = window.Launcher;
+  const cfg = L.readConfig();
+  const $ = (id) => document.getElementById(id);
+
+  document.addEventListener("DOMContentLoaded", () => {
+    if (cfg.error) {
+      $("launch-status").textContent = cfg.error;
+      $("launch-status").className = "status error";
+      return;
+    }
+    L.runLaunch(cfg.build_url, cfg.urlpath || "", {
+      phases: $("phases"),
+      log: $("log"),
+      status: $("launch-status"),
+      onTarget(target) {
+        if (!target || typeof target !== "object") return;
+        $("target-title").textContent = target.title || target.identifier || "";
+        $("t-source").textContent = target.source || "";
+        $("t-ref").textContent = target.ref || "";
+        L.renderChain($("chain"), target.chain);
+        L.renderProvenance($("provenance"), target.provenance);
+        $("target").hidden = false;
+      },
+    });
+  });
+})();
