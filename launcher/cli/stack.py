@@ -8,12 +8,16 @@ Starts, in this order, each as a child process with its own state under ``--stat
    identity at the Outpost, so the flavor rules of ``flavors.yaml`` differ per system;
 3. JupyterHub + configurable-http-proxy with the OutpostSpawner, named servers and
    JupyterHub's own ``DummyAuthenticator`` with one generated password (local use:
-   any user name, the password printed once and kept in ``<state-dir>/login-password``);
+   any user name, the password kept in ``<state-dir>/login-password``, mode 0600);
 4. the launcher, as a hub-managed service at ``/services/launcher/``.
 
 It waits (bounded) until each answers, prints the URL and on Ctrl-C/SIGTERM stops the hub
 (which stops its servers through the Outpost), then the Outpost and the registry, and
 removes any container left with the stack's name prefix. User volumes are kept.
+
+SIGUSR1 restarts just the Outpost (same config, state database and port; e.g. after editing
+``flavors.yaml``): the hub and running servers stay, the new Outpost knows them from its
+database. It prints ``restarted outpost (pid N)`` once the new one answers.
 """
 
 from __future__ import annotations
@@ -45,7 +49,8 @@ VENV_BIN = Path(sys.executable).parent
 
 
 class StackApp(LauncherApp):
-    """Start registry, Outpost, JupyterHub and the launcher on loopback; stop all on Ctrl-C."""
+    """Start registry, Outpost, JupyterHub and the launcher on loopback; stop all on Ctrl-C;
+    SIGUSR1 (``kill -USR1 <pid>``) restarts just the Outpost; SIGHUP (terminal closed) stops all."""
 
     name = "nfdi-launcher-stack"
     description = __doc__ or ""
@@ -66,16 +71,24 @@ class StackApp(LauncherApp):
              "no-launcher": ({"StackApp": {"launcher": False}}, "Do not start the launcher.")}
 
     procs: list[tuple[str, subprocess.Popen[bytes]]]
+    commands: dict[str, list[str]]
+    outpost_ping = ""
+    restart_requested = False
 
     def start(self) -> None:
-        self.procs = []
+        self.procs, self.commands = [], {}
         state = Path(self.state_dir).resolve()
         state.mkdir(mode=0o700, parents=True, exist_ok=True)
 
         def on_signal(signum: int, frame: Any) -> None:
             raise KeyboardInterrupt
 
+        def on_usr1(signum: int, frame: Any) -> None:
+            self.restart_requested = True  # acted on in the main loop, not in the handler
+
         signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGHUP, on_signal)  # terminal closed: stop cleanly
+        signal.signal(signal.SIGUSR1, on_usr1)
         try:
             url, notes = self._bring_up(state)
             print(f"\nnfdi-launcher stack is up: {url}", flush=True)
@@ -83,6 +96,9 @@ class StackApp(LauncherApp):
                 print(f"  {note}", flush=True)
             print("Press Ctrl-C to stop.", flush=True)
             while True:
+                if self.restart_requested:
+                    self.restart_requested = False
+                    self._restart_outpost(state)
                 for name, proc in self.procs:
                     if proc.poll() is not None:
                         raise RuntimeError(f"{name} exited ({proc.returncode}); see "
@@ -106,7 +122,8 @@ class StackApp(LauncherApp):
         systems_file = write_outpost_files(state, ports, registry_url)
         self._spawn("outpost", [str(VENV_BIN / "nfdi-launcher"), "outpost", "--config",
                                 str(state / "outpost_config.py")], state)
-        self._wait(f"http://127.0.0.1:{ports.outpost}/ping", "the Outpost")
+        self.outpost_ping = f"http://127.0.0.1:{ports.outpost}/ping"
+        self._wait(self.outpost_ping, "the Outpost")
         launcher_cmd: list[str] | None = None
         if self.launcher:
             if _launcher_available():
@@ -129,9 +146,9 @@ class StackApp(LauncherApp):
             url = public + "services/launcher/"
         else:
             url = public + "hub/"
-        login = f"any user name, password {password}" if first_time else \
-            f"any user name, the password in {state / 'login-password'}"
-        notes.insert(0, f"login: {login}")
+        # The password goes to a 0600 file, never to the terminal (terminals get logged).
+        created = " (new)" if first_time else ""
+        notes.insert(0, f"login: any user name, the password in {state / 'login-password'}{created}")
         notes.append(f"systems: local-small, local-large (one Outpost at 127.0.0.1:"
                      f"{ports.outpost}); state and logs in {state}")
         return url, notes
@@ -148,8 +165,15 @@ class StackApp(LauncherApp):
         notes.append(f"registry: {url}")
         return url
 
+    def _restart_outpost(self, state: Path) -> None:
+        index = next(i for i, (name, _) in enumerate(self.procs) if name == "outpost")
+        _terminate(self.procs.pop(index)[1])
+        self._spawn("outpost", self.commands["outpost"], state, index=index)
+        self._wait(self.outpost_ping, "the restarted Outpost")
+        print(f"restarted outpost (pid {self.procs[index][1].pid})", flush=True)
+
     def _spawn(self, name: str, cmd: list[str], state: Path,
-               env: dict[str, str] | None = None) -> None:
+               env: dict[str, str] | None = None, index: int | None = None) -> None:
         log = (state / f"{name}.log").open("ab")
         full_env = {**os.environ, **(env or {}),
                     "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
@@ -157,7 +181,8 @@ class StackApp(LauncherApp):
         proc = subprocess.Popen(  # noqa: S603
             cmd, cwd=state, stdout=log, stderr=subprocess.STDOUT, env=full_env,
             start_new_session=True)
-        self.procs.append((name, proc))
+        self.procs.insert(len(self.procs) if index is None else index, (name, proc))
+        self.commands[name] = cmd
         print(f"started {name} (pid {proc.pid}, log {state / (name + '.log')})", flush=True)
 
     def _wait(self, url: str, what: str, ok: tuple[int, ...] = (200,)) -> None:
@@ -186,13 +211,7 @@ class StackApp(LauncherApp):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         # Reverse order: the hub stops its servers through the still-running Outpost.
         for name, proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(timeout=10)
+            _terminate(proc)
             with_group_gone(proc.pid)
             print(f"stopped {name}", flush=True)
         prefix = (state / "name-prefix").read_text().strip() if (state / "name-prefix").exists() \
@@ -204,6 +223,16 @@ class StackApp(LauncherApp):
                 subprocess.run(["docker", "rm", "-f", *out.stdout.split()],  # noqa: S603
                                capture_output=True, timeout=60)
         self.procs = []
+
+
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
 
 
 def with_group_gone(pgid: int) -> None:

@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,16 +169,21 @@ PUBLIC_REPO = "https://git.example.org/rees-dockerfile"
 
 
 def _build_stream(stack: Stack, spec: str, token: str, system: str,
-                  flavor: str) -> list[dict[str, Any]]:
-    """Follow the launcher's BinderHub-style event stream until ready or failed."""
+                  flavor: str, provider: str = "git", timeout: float = 300,
+                  ) -> list[dict[str, Any]]:
+    """Follow the launcher's BinderHub-style event stream until ready or failed
+    (at most *timeout* seconds: events or keepalives arrive at least every 25 s)."""
     events: list[dict[str, Any]] = []
-    url = (f"{stack.url}services/launcher/build/git/{spec}"
+    url = (f"{stack.url}services/launcher/build/{provider}/{spec}"
            f"?system={system}&flavor={flavor}")
-    with requests.get(url, stream=True, timeout=300,
+    deadline = time.monotonic() + timeout
+    with requests.get(url, stream=True, timeout=timeout,
                       headers={"Authorization": f"token {token}",
                                "Accept": "text/event-stream"}) as r:
         assert r.status_code == 200, r.text
         for raw in r.iter_lines(decode_unicode=True):
+            assert time.monotonic() < deadline, \
+                f"no ready/failed event within {timeout:.0f} s; last: {events[-3:]}"
             if raw and raw.startswith("data:"):
                 event = json.loads(raw[5:])
                 events.append(event)
