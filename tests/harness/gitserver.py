@@ -158,6 +158,8 @@ class GitServer:
 def _make_handler(root: Path, log: list[str]) -> type[BaseHTTPRequestHandler]:
     class _Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.0"
+        # like real servers: no Nagle delay (40 ms stalls with the client's delayed ACK)
+        disable_nagle_algorithm = True
 
         def _cgi(self) -> None:
             log.append(f"{self.command} {self.path}")

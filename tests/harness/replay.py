@@ -227,6 +227,8 @@ class ReplayServer:
 def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
     class _Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # like real servers: no Nagle delay (40 ms stalls with the client's delayed ACK)
+        disable_nagle_algorithm = True
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
