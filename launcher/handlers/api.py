@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from fdo.errors import ResolveError
 from launcher.admission import AdmissionError
 from launcher.handlers.base import BaseHandler, UserError
 from launcher.handoff.base import LaunchRequest
@@ -63,15 +62,6 @@ class ApiHandler(BaseHandler):
         if not isinstance(data, dict):
             raise UserError(400, "request body must be a JSON object")
         return data
-
-    async def resolve(self, identifier: str) -> Any:
-        resolver = self.state.pipeline.resolver
-        if resolver is None:
-            raise UserError(503, "resolving identifiers is not available on this launcher")
-        try:
-            return await asyncio.get_running_loop().run_in_executor(None, resolver, identifier)
-        except ResolveError as err:
-            raise UserError(err.status_code, str(err)) from err
 
 
 class ResolveHandler(ApiHandler):

@@ -141,13 +141,39 @@ class BaseHandler(web.RequestHandler):
             return url if url.endswith("/") else url + "/"
         return f"{self.request.protocol}://{self.request.host}{self.base_url}"
 
+    def token_origin(self) -> str:
+        """The origin a build token is bound to: the Origin header's netloc, else Host."""
+        return self.request.headers.get("Origin", "").split("://", 1)[-1] or self.request.host
+
     def build_token(self, provider: str, spec: str) -> str:
         """A BinderHub build token for ``<provider>/<spec>`` (embed it in the /v2/ page)."""
         from launcher import buildtoken
 
-        origin = self.request.headers.get("Origin", "").split("://", 1)[-1] or self.request.host
-        return buildtoken.issue(self.launcher.build_token_secret, f"{provider}/{spec}", origin,
-                                self.launcher.build_token_expires_seconds)
+        return buildtoken.issue(self.launcher.build_token_secret, f"{provider}/{spec}",
+                                self.token_origin(), self.launcher.build_token_expires_seconds)
+
+    def checked_urlpath(self, query: dict[str, str]) -> str:
+        """The in-server path *query* asks for; a hostile one is a 400, never a redirect."""
+        from launcher.urlpath import UnsafePath, resolve_urlpath
+
+        try:
+            return resolve_urlpath(query)
+        except UnsafePath as err:
+            raise UserError(400, str(err)) from err
+
+    async def resolve(self, identifier: str) -> Any:
+        """Resolve *identifier* with the process's one resolver, off the event loop."""
+        import asyncio
+
+        from fdo.errors import ResolveError
+
+        resolver = self.state.pipeline.resolver
+        if resolver is None:
+            raise UserError(503, "resolving identifiers is not available on this launcher")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, resolver, identifier)
+        except ResolveError as err:
+            raise UserError(err.status_code, str(err)) from err
 
     def systems_for_user(self) -> list[dict[str, Any]]:
         """Systems (with flavors) the current user may pick; first = default."""

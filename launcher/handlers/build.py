@@ -21,7 +21,6 @@ from launcher.handoff.base import LaunchRequest
 
 log = logging.getLogger("nfdi_launcher.build")
 
-_PROVIDER_OK = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
 class EventStreamHandler(BaseHandler):
@@ -104,7 +103,7 @@ class BuildHandler(EventStreamHandler):
         if "text/event-stream" not in self.request.headers.get("Accept", ""):
             raise UserError(400, "Accept header must be text/event-stream")
         provider, spec = self.get_spec_from_request("build")
-        if not provider or not set(provider) <= _PROVIDER_OK or provider not in SPEC_PROVIDERS:
+        if provider not in SPEC_PROVIDERS:
             raise UserError(400, f"No provider found for prefix {provider}")
         if not spec:
             raise UserError(400, f"empty spec; write {provider}/<...> as in a Binder link")
@@ -141,7 +140,7 @@ class BuildHandler(EventStreamHandler):
             return False
         origin = None
         if self.launcher.build_token_check_origin:
-            origin = self.request.headers.get("Origin", "").split("://", 1)[-1] or self.request.host
+            origin = self.token_origin()
         try:
             buildtoken.decode(token, self.launcher.build_token_secret, f"{provider}/{spec}", origin)
         except buildtoken.BuildTokenError as err:

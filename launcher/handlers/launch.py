@@ -8,12 +8,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from urllib.parse import quote, urlencode
 
-from fdo.errors import ResolveError
 from launcher.handlers.base import BaseHandler, UserError
-from launcher.urlpath import UnsafePath, resolve_urlpath
 
 
 class LaunchHandler(BaseHandler):
@@ -22,24 +19,15 @@ class LaunchHandler(BaseHandler):
 
     def carried_query(self) -> str:
         query = self.launch_query()
-        try:
-            resolve_urlpath(query)  # refuse hostile paths before sending anyone anywhere
-        except UnsafePath as err:
-            raise UserError(400, str(err)) from err
+        self.checked_urlpath(query)  # refuse hostile paths before sending anyone anywhere
         return ("?" + urlencode(query)) if query else ""
 
     async def get(self) -> None:
         identifier = self.get_argument("id", "").strip()
         if not identifier:
             raise UserError(400, "missing ?id=<identifier> (a DOI, Handle, SWHID, Git URL or Binder spec)")
-        resolver = self.state.pipeline.resolver
-        if resolver is None:
-            raise UserError(503, "resolving identifiers is not available on this launcher")
         suffix = self.carried_query()
-        try:
-            target = await asyncio.get_running_loop().run_in_executor(None, resolver, identifier)
-        except ResolveError as err:
-            raise UserError(err.status_code, str(err)) from err
+        target = await self.resolve(identifier)
         if target.ambiguous:
             choices = [dict(c.to_json(), launch=f"{self.base_url}launch?" + urlencode({"id": c.identifier}))
                        for c in target.choices]
@@ -65,10 +53,7 @@ class R2DHandler(BaseHandler):
             del query["dataDir"]
         if "localstoragepath" in query and not query["localstoragepath"]:
             query["localstoragepath"] = self.launcher.storage_path
-        try:
-            resolve_urlpath(query)
-        except UnsafePath as err:
-            raise UserError(400, str(err)) from err
+        self.checked_urlpath(query)
         suffix = ("?" + urlencode(query)) if query else ""
         self.redirect(f"{self.base_url}v2/{quote(provider)}/{spec}{suffix}")
 
@@ -78,14 +63,9 @@ class LegacyRedirectHandler(BaseHandler):
 
     def get(self, user: str, repo: str, urlpath: str | None = None) -> None:
         url = f"{self.base_url}v2/gh/{quote(user)}/{quote(repo)}/master"
-        rest = (urlpath or "")[1:]
+        # check_relative refuses //host and strips the route's leading "/"
+        rest = self.checked_urlpath({"urlpath": urlpath or ""})
         if rest:
-            try:
-                if rest.startswith("/"):
-                    raise UnsafePath("urlpath must be a path inside the server, not //host")
-                resolve_urlpath({"urlpath": rest})
-            except UnsafePath as err:
-                raise UserError(400, str(err)) from err
             url += "?" + urlencode({"urlpath": rest})
         self.redirect(url)
 

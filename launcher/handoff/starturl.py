@@ -35,6 +35,7 @@ class StartUrlHandOff(HandOff):
     async def launch(self, ctx: LaunchContext) -> AsyncIterator[Event]:
         assert ctx.target is not None
         req = ctx.request
+        # Jupyter-JSC hubs run KubeSpawner, which pulls name:tag@digest as is: keep the pin
         url = start_url(self.config.hub_url, ctx.image, req.system, req.flavor,
                         req.name or display_name(ctx.target), req.storage_path or self.config.storage_path)
         yield events.launching("Handing over to the hub's start page...")
