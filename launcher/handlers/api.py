@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from launcher import events
 from launcher.admission import AdmissionError
 from launcher.handlers.base import BaseHandler, UserError
 from launcher.handoff.base import LaunchRequest
@@ -85,6 +86,7 @@ class JobsHandler(ApiHandler):
         identifier = str(body.get("id", "")).strip()
         if not identifier:
             raise UserError(400, 'missing "id" (a DOI, Handle, SWHID, Git URL or Binder spec)')
+        storage = self.checked_storage_path(str(body.get("localstoragepath", "")))
         target = await self.resolve(identifier)
         if target.ambiguous:
             self.write_json({"message": f"{identifier} is ambiguous", **target.to_json()}, 409)
@@ -102,7 +104,7 @@ class JobsHandler(ApiHandler):
             raise UserError(400, str(err)) from err
         request = LaunchRequest(provider=provider, spec=spec, client_ip=self.client_ip,
                                 launch_host=self.public_base_url(), user=self.user_name, system=system,
-                                flavor=flavor, storage_path=str(body.get("localstoragepath", "")),
+                                flavor=flavor, storage_path=storage,
                                 name=str(body.get("name", ""))[:100], build_only=self.kind == "build")
         job = self.start(request)
         self.set_header("Location", f"{self.base_url}api/v1/{self.collection}/{job.id}")
@@ -120,11 +122,21 @@ class JobsHandler(ApiHandler):
         return job
 
     async def run(self, job: Job) -> None:
-        async for ev in self.state.pipeline.run(job.request):
-            job.events.append(ev)
-            del job.events[:-MAX_EVENTS]
-            if ev.get("phase") in ("ready", "failed"):
-                job.status = str(ev["phase"])
+        req = job.request
+        try:
+            # the same concurrent-launch quotas as the /build stream
+            with self.state.admission.quotas.hold(req.user or req.client_ip, req.identifier):
+                async for ev in self.state.pipeline.run(req):
+                    self.record(job, ev)
+        except AdmissionError as err:
+            self.record(job, events.failed(str(err), err.status_code))
+
+    @staticmethod
+    def record(job: Job, ev: dict[str, Any]) -> None:
+        job.events.append(ev)
+        del job.events[:-MAX_EVENTS]
+        if ev.get("phase") in ("ready", "failed"):
+            job.status = str(ev["phase"])
 
     def get(self, job_id: str | None = None) -> None:
         if not job_id:

@@ -152,6 +152,12 @@ class BaseHandler(web.RequestHandler):
         return buildtoken.issue(self.launcher.build_token_secret, f"{provider}/{spec}",
                                 self.token_origin(), self.launcher.build_token_expires_seconds)
 
+    def checked_storage_path(self, storage: str) -> str:
+        """*storage* ("" = the default) if it is an absolute path without '..', else a 400."""
+        if storage and (not storage.startswith("/") or ".." in storage.split("/")):
+            raise UserError(400, "localstoragepath must be an absolute path without '..'")
+        return storage
+
     def checked_urlpath(self, query: dict[str, str]) -> str:
         """The in-server path *query* asks for; a hostile one is a 400, never a redirect."""
         from launcher.urlpath import UnsafePath, resolve_urlpath

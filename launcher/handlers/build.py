@@ -122,9 +122,8 @@ class BuildHandler(EventStreamHandler):
                                                          self.get_argument("flavor", ""))
         except ValueError as err:
             raise UserError(400, str(err)) from err
-        storage = self.get_argument("localstoragepath", None) or self.get_argument("dataDir", "")
-        if storage and (not storage.startswith("/") or ".." in storage.split("/")):
-            raise UserError(400, "localstoragepath must be an absolute path without '..'")
+        storage = self.checked_storage_path(
+            self.get_argument("localstoragepath", None) or self.get_argument("dataDir", ""))
         return LaunchRequest(
             provider=provider, spec=spec, client_ip=self.client_ip,
             launch_host=self.public_base_url(), user=self.user_name, system=system, flavor=flavor,

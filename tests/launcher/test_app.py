@@ -195,3 +195,7 @@ async def test_json_api_errors() -> None:
         assert r.code == 404
         r = await get(url + "api/v1/builds", method="POST", body=json.dumps({"id": "x" * 20000}))
         assert r.code == 413
+        # the same storage-path rule as the /build stream, checked before anything runs
+        r = await get(url + "api/v1/launches", method="POST",
+                      body=json.dumps({"id": "gh/a/b/HEAD", "localstoragepath": "../etc"}))
+        assert r.code == 400 and "absolute path" in body_json(r)["message"]
