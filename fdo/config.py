@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from functools import lru_cache
 from typing import Any
 
 from traitlets import Bool, Dict, Float, Int, List, Unicode
@@ -178,6 +179,13 @@ def rewrites_from_env(environ: dict[str, str] | None = None) -> dict[str, str]:
     raw = env.get(REWRITES_ENV, "").strip()
     if not raw:
         return {}
+    return dict(_parse_rewrites(raw))
+
+
+# Called on every HTTP hop and resolve() cache hit: the environment is still read each
+# time (tests change it), only the JSON parse of an unchanged value is reused.
+@lru_cache(maxsize=8)
+def _parse_rewrites(raw: str) -> tuple[tuple[str, str], ...]:
     try:
         data: Any = json.loads(raw)
     except ValueError as err:
@@ -186,4 +194,4 @@ def rewrites_from_env(environ: dict[str, str] | None = None) -> dict[str, str]:
         isinstance(k, str) and isinstance(v, str) for k, v in data.items()
     ):
         raise RefusedTarget(f'{REWRITES_ENV} must be a JSON object {{"<prefix>": "<replacement>"}}')
-    return dict(data)
+    return tuple(data.items())

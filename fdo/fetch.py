@@ -18,12 +18,12 @@ existed before) and the error is raised with a one-line message.
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 from pathlib import Path, PurePosixPath
 
 from fdo.config import NetConfig
-from fdo.errors import FetchError, ResolveError
+from fdo.errors import FetchError
+from fdo.identifiers.forges import HEX_SHA
 from fdo.net.git import Git
 from fdo.net.http import HttpClient
 from fdo.prepare import prepare
@@ -33,7 +33,6 @@ from fdo.unpack import Limits, flatten_single_dir, is_archive, safe_member_path,
 log = logging.getLogger("fdo.fetch")
 
 _STAGING = ".nfdi-download"
-_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 
 
 def fetch(
@@ -58,9 +57,6 @@ def fetch(
             _fetch_files(prepare(target, client), dest, client, _limits(cfg))
         else:
             raise FetchError(f"cannot fetch targets of kind {target.kind!r}")
-    except ResolveError:
-        _cleanup(dest, existed)
-        raise
     except OSError as err:
         _cleanup(dest, existed)
         raise FetchError(f"fetching {target.identifier} failed: {err.strerror or err}") from None
@@ -99,7 +95,7 @@ def _cleanup(dest: Path, existed: bool) -> None:
 
 
 def _fetch_git(target: LaunchTarget, dest: Path, git: Git) -> None:
-    if not _SHA.match(target.ref):
+    if not HEX_SHA.match(target.ref):
         raise FetchError(f"git target ref {target.ref[:80]!r} is not a full commit SHA")
     git.clone_at(target.source, target.ref, dest)
 
@@ -110,7 +106,7 @@ def _fetch_files(target: LaunchTarget, dest: Path, http: HttpClient, limits: Lim
     staging = dest / _STAGING
     staging.mkdir()
     budget = limits.max_bytes
-    downloaded: list[tuple[FileEntry, Path]] = []
+    downloaded: list[tuple[FileEntry, PurePosixPath, Path]] = []
     for index, entry in enumerate(target.files):
         rel = safe_member_path(entry.name, "record")
         if entry.size is not None and entry.size > budget:
@@ -121,12 +117,12 @@ def _fetch_files(target: LaunchTarget, dest: Path, http: HttpClient, limits: Lim
         if entry.size is not None and size != entry.size:
             raise FetchError(f"{entry.name}: got {size} bytes, the record says {entry.size}")
         budget -= size
-        downloaded.append((entry, part))
+        downloaded.append((entry, rel, part))
         log.info("downloaded %s (%d bytes)", rel, size)
     content = dest / ".nfdi-content"
     content.mkdir()
-    for entry, part in downloaded:
-        _place(entry, part, content, limits, unpack_archives=target.kind == "swh" or len(downloaded) == 1
+    for entry, rel, part in downloaded:
+        _place(entry, rel, part, content, limits, unpack_archives=target.kind == "swh" or len(downloaded) == 1
                or _looks_like_archive(entry.name))
     shutil.rmtree(staging)
     flatten_single_dir(content)
@@ -148,14 +144,15 @@ def _looks_like_archive(name: str) -> bool:
     return name.lower().endswith((".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz"))
 
 
-def _place(entry: FileEntry, part: Path, content: Path, limits: Limits, unpack_archives: bool) -> None:
+def _place(
+    entry: FileEntry, rel: PurePosixPath, part: Path, content: Path, limits: Limits, unpack_archives: bool
+) -> None:
     """Unpack an archive (as repo2docker does) or put the file at its record path."""
     if unpack_archives and is_archive(part):
         unpack(part, content, limits)
         part.unlink()
         return
-    rel = safe_member_path(entry.name, "record")
-    out = content.joinpath(*PurePosixPath(rel).parts)
+    out = content.joinpath(*rel.parts)
     if out.exists() or out.is_symlink():
         raise FetchError(f"record lists {entry.name!r} twice")
     out.parent.mkdir(parents=True, exist_ok=True)

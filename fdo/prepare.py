@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from fdo.config import NetConfig
 from fdo.errors import FetchError
-from fdo.net.http import HttpClient, HttpResponse
+from fdo.net.http import REDIRECT_STATUSES, HttpClient, HttpResponse
 from fdo.net.policy import redact_url
 from fdo.net.poll import PollLimits, poll_until
 from fdo.resolvers.swh import VAULT_STATUS_KEY, vault_failure, vault_wait
@@ -27,7 +27,6 @@ from fdo.target import LaunchTarget
 
 log = logging.getLogger("fdo.fetch")
 
-_REDIRECTS = (301, 302, 303, 307, 308)
 #: content types of "not ready yet" pages served with HTTP 200
 _WAIT_PAGE_TYPES = ("text/html", "application/json", "text/plain")
 
@@ -73,7 +72,7 @@ def _hydroshare_bag(url: str, http: HttpClient, limits: PollLimits) -> None:
     def ready() -> HttpResponse | None:
         resp = http.peek(url)
         ctype = resp.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
-        if resp.status in _REDIRECTS or (resp.status == 200 and ctype not in _WAIT_PAGE_TYPES):
+        if resp.status in REDIRECT_STATUSES or (resp.status == 200 and ctype not in _WAIT_PAGE_TYPES):
             return resp
         if resp.status in (200, 202):
             log.info("HydroShare is preparing %s", shown)

@@ -52,11 +52,6 @@ def _strip_prefix(text: str, prefixes: tuple[str, ...]) -> str | None:
     return None
 
 
-def looks_like_doi(text: str) -> bool:
-    body = _strip_prefix(text, _DOI_PREFIXES)
-    return (body if body is not None else text).startswith("10.")
-
-
 def parse_doi(text: str, raw: str, *, explicit: bool = False, hint: str = "") -> Identifier | None:
     """``10.x/y``, ``doi:``, ``https://doi.org/``, ``dx.doi.org``, ``info:doi/`` (any case)."""
     body = _strip_prefix(text, _DOI_PREFIXES)

@@ -22,9 +22,9 @@ from urllib.parse import urljoin
 
 from fdo.config import NetConfig
 from fdo.errors import FetchError, NotFound, RefusedTarget, UpstreamError
+from fdo.identifiers.forges import HEX_SHA
 from fdo.net.policy import Destination, allowed_schemes, plan, redact_url
 
-_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _SCP_LIKE = re.compile(r"^(?P<user>[A-Za-z0-9._-]+)@(?P<host>[A-Za-z0-9.-]+):(?P<path>[^/].*)$")
 _GIT_BIN = shutil.which("git") or "/usr/bin/git"
 
@@ -84,7 +84,7 @@ class Git:
 
     def clone_at(self, url: str, commit: str, dest: Path) -> None:
         """Materialise exactly ``commit`` of ``url`` in ``dest`` (an empty or new dir)."""
-        if not _SHA.match(commit):
+        if not HEX_SHA.match(commit):
             raise RefusedTarget(f"refused commit {commit[:80]!r}: need a full 40/64-hex commit SHA")
         planned = self._plan(url)
         dest.mkdir(parents=True, exist_ok=True)

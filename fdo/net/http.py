@@ -41,7 +41,7 @@ from fdo.net.policy import Destination, plan, redact_url, unrewrite
 
 log = logging.getLogger("fdo.net")
 
-_REDIRECTS = (301, 302, 303, 307, 308)
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 _RETRY_STATUSES = (429, 500, 502, 503, 504)
 _MAX_POOLS = 64  # connection pools kept (one per checked address and host name)
 
@@ -59,9 +59,6 @@ class HttpResponse:
     status: int
     headers: Mapping[str, str] = field(default_factory=urllib3.HTTPHeaderDict)
     body: bytes = b""
-
-    def text(self) -> str:
-        return self.body.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
         try:
@@ -239,7 +236,7 @@ class HttpClient:
             hdrs = headers if same_host else _strip_auth(headers)
             status, resp_headers = self._send_with_retries(method, dest, hdrs, body, limit, sink)
             location = resp_headers.get("Location")
-            if not (follow and status in _REDIRECTS and location):
+            if not (follow and status in REDIRECT_STATUSES and location):
                 return HttpResponse(url, current, status, resp_headers, bytes(getattr(sink, "data", b"")))
             nxt = urljoin(dest.url, location.strip())
             if dest.trusted:

@@ -66,19 +66,23 @@ def archive_target(
     provider: str,
     source: str,
     ref: str,
-    launch_spec: str,
+    launch_spec: str = "",
     files: tuple[Any, ...],
     title: str = "",
     ref_url: str = "",
+    launch_path: str = "",
 ) -> LaunchTarget:
-    """A record's files as the content (Zenodo, Figshare, Dataverse, ...)."""
+    """A record's files as the content (Zenodo, Figshare, Dataverse, ...).
+
+    The launch path is ``v2/<provider>/<launch_spec>`` unless ``launch_path`` is given.
+    """
     return LaunchTarget(
         identifier=ident.raw or ident.normalized,
         kind="archive",
         provider=provider,
         source=source,
         ref=ref,
-        launch_path=f"v2/{provider}/{launch_spec}",
+        launch_path=launch_path or f"v2/{provider}/{launch_spec}",
         files=files,
         title=title,
         ref_url=ref_url,

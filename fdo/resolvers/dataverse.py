@@ -15,7 +15,7 @@ class DataverseResolver(Resolver):
     name = "dataverse"
 
     def accepts(self, ident: Identifier) -> bool:
-        return ident.kind == "dataverse" or (ident.kind == "doi" and ident.get("provider") == "dataverse" and bool(ident.get("host")))
+        return ident.kind == "dataverse"
 
     def resolve(self, ident: Identifier, ctx: ResolveContext) -> Outcome:
         host, doi = ident.get("host"), ident.get("doi")

@@ -11,7 +11,7 @@ from fdo.errors import NotFound, ResolveError
 from fdo.identifiers import Identifier
 from fdo.resolvers.base import Outcome, ResolveContext, Resolver, archive_target, as_dict, as_list
 from fdo.resolvers.git import pick_ref
-from fdo.target import FileEntry
+from fdo.target import FileEntry, LaunchTarget
 
 _TREE = re.compile(r"^https://github\.com/(?P<repo>[^/]+/[^/]+)/tree/(?P<tag>.+)$")
 
@@ -70,7 +70,10 @@ class InvenioResolver(Resolver):
         ctx.hop(f"{self.provider}:{recid}", f"{self.provider}:{got}", "latest version")
         return record
 
-    def _target(self, ident: Identifier, host: str, record: dict[str, Any], ctx: ResolveContext) -> Outcome:
+    def _launch_path(self, doi: str, host: str, recid: str) -> str:
+        return f"v2/doi/{doi}" if doi else f"v2/{self.provider}/{host}/{recid}"
+
+    def _target(self, ident: Identifier, host: str, record: dict[str, Any], ctx: ResolveContext) -> LaunchTarget:
         recid = str(record.get("id", ""))
         files = record_files(record)
         if not files:
@@ -83,19 +86,16 @@ class InvenioResolver(Resolver):
         meta = as_dict(record.get("metadata"))
         doi = str(record.get("doi") or as_dict(as_dict(record.get("pids")).get("doi")).get("identifier") or "")
         version = str(meta.get("version") or "")
-        spec = f"doi/{doi}" if doi else f"{host}/{recid}"
         target = archive_target(
             ident,
             provider=self.provider,
             source=f"https://{host}/records/{recid}",
             ref=f"{recid}@{version}" if version else recid,
-            launch_spec=spec,
+            launch_path=self._launch_path(doi, host, recid),
             files=files,
             title=str(meta.get("title") or record.get("title") or ""),
             ref_url=f"https://{host}/records/{recid}",
         )
-        if spec.startswith("doi/"):
-            target = target.with_(launch_path=f"v2/{spec}")
         swhid = str(as_dict(record.get("swh")).get("swhid") or "")
         prov = {"record": recid}
         if doi:
@@ -151,14 +151,8 @@ class ZenodoResolver(InvenioResolver):
     def accepts(self, ident: Identifier) -> bool:
         return ident.kind == "zenodo"
 
-    def _target(self, ident: Identifier, host: str, record: dict[str, Any], ctx: ResolveContext) -> Outcome:
-        target = super()._target(ident, host, record, ctx)
-        if isinstance(target, Identifier):
-            return target
-        doi = target.provenance.get("doi", "")
-        if doi:
-            target = target.with_(launch_path=f"v2/zenodo/{doi}")
-        return target
+    def _launch_path(self, doi: str, host: str, recid: str) -> str:
+        return f"v2/zenodo/{doi}" if doi else super()._launch_path(doi, host, recid)
 
     def _github_release(self, meta: dict[str, Any], ctx: ResolveContext) -> dict[str, str]:
         if not self.check_github_tag:
