@@ -93,6 +93,7 @@ class BuildManager(LoggingConfigurable):
         self._slots = asyncio.Semaphore(self.max_concurrent_builds)
         self.stats = {"builds": 0, "cached": 0, "failed": 0, "followed": 0}
         self._store: ImageStore | None = None
+        self._salt: str | None = None
 
     # -- pure parts ---------------------------------------------------------------
     @property
@@ -108,9 +109,12 @@ class BuildManager(LoggingConfigurable):
         return self._store
 
     def salt(self) -> str:
-        import repo2docker
+        if self._salt is None:  # cached: the first call imports repo2docker
+            import repo2docker
 
-        return f"r2d={repo2docker.__version__};user=jovyan:1000;{self.builder_version_salt}"
+            user = f"{getattr(self.executor, 'user_name', 'jovyan')}:{getattr(self.executor, 'user_id', 1000)}"
+            self._salt = f"r2d={repo2docker.__version__};user={user};{self.builder_version_salt}"
+        return self._salt
 
     def image_name(self, target: LaunchTarget, content_digest: str) -> str:
         """Full image reference (``host/prefix-slug-hash:tag``) for a target's content."""

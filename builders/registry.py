@@ -204,12 +204,6 @@ class RegistryStore(ImageStore):
             self.session.delete(urllib.parse.urljoin(self.base, resp.headers["Location"]), timeout=self.timeout)
         raise RegistryError(f"registry {self.host}: cannot mount blob {digest[:19]} into {dst_repo}")
 
-    def tags(self, repo: str) -> list[str]:
-        resp = self._request("GET", repo, "tags/list")
-        if resp.status_code == 404:
-            return []
-        return list(resp.json().get("tags") or [])
-
 
 class LocalEngineStore(ImageStore):
     """The local Docker engine's image store (no registry configured)."""
@@ -238,12 +232,16 @@ class LocalEngineStore(ImageStore):
             client.close()
 
     def copy(self, src: str, dst: str) -> str:
+        import docker.errors
+
         client = self._client()
         try:
             image = client.images.get(src)
             repo, _, tag = dst.rpartition(":")
             image.tag(repo, tag)
             return str(image.id)
+        except docker.errors.DockerException as err:
+            raise RegistryError(f"docker engine: {err}") from err
         finally:
             client.close()
 

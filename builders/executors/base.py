@@ -38,8 +38,6 @@ class BuildRequest:
     labels: dict[str, str] = field(default_factory=dict)
     #: JSON {"registry", "username", "password"} for pushing, or None
     registry_credentials: dict[str, str] | None = None
-    #: which repo2docker phase to report the initial "building" events under
-    ref: str = ""
 
 
 class BuildExecutor(LoggingConfigurable):
@@ -49,10 +47,6 @@ class BuildExecutor(LoggingConfigurable):
         3600,
         help="""Seconds a build may take before it is killed and reported as failed.""",
     ).tag(config=True)
-
-    #: repo2docker processes started by executors of this class in this process
-    #: (``BuildManager.repo2docker_runs`` counts per manager)
-    runs: int = 0
 
     @abstractmethod
     def run(self, request: BuildRequest) -> AsyncIterator[BuildEvent]:

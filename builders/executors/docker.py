@@ -91,7 +91,6 @@ class DockerExecutor(BuildExecutor):
 
     async def run(self, request: BuildRequest) -> AsyncIterator[BuildEvent]:
         cmd = self.command(request, _config_file())
-        type(self).runs += 1
         self.log.info("starting repo2docker for %s (cache from: %s)", request.image,
                       ", ".join(request.cache_from) or "none")
         proc = await asyncio.create_subprocess_exec(

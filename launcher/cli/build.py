@@ -71,10 +71,10 @@ class BuildApp(LauncherApp):
         path = Path(ident)
         if path.is_dir():
             return local_target(path), path.resolve()
-        import importlib
+        from fdo.resolve import Resolution
 
-        resolve: Any = importlib.import_module("fdo.resolve").resolve
-        return resolve(ident), None
+        # the config file's NetConfig/ResolverConfig apply here as in ``nfdi-launcher resolve``
+        return Resolution(self.config).resolve(ident), None
 
     async def _run(self, ident: str) -> int:
         from fdo.errors import ResolveError
@@ -89,7 +89,7 @@ class BuildApp(LauncherApp):
             for choice in target.choices:
                 print(f"  {choice.identifier}   {choice.label}", file=sys.stderr)
             return 2
-        manager = BuildManager(parent=self, executor=DockerExecutor(parent=self))
+        manager = BuildManager(parent=self)
         if self.dry_run:
             try:
                 print(await manager.dockerfile(target, context_dir=context))

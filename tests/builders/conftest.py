@@ -17,6 +17,7 @@ from fdo.target import LaunchTarget
 from tests.harness.registry import Registry
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+VENV_BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"
 #: every image the builder tests make starts with this (after the registry host)
 PREFIX = f"nfdi-test-builders-{uuid.uuid4().hex[:6]}-"
 DOCKERFILE = "FROM local/jupyter-base:6.1.1\n{steps}COPY --chown=1000:1000 . /home/jovyan/\n"
@@ -40,6 +41,18 @@ def make_repo(root: Path, steps: str = "", notebook: str = "{}", base: str = "")
     (root / "index.ipynb").write_text(notebook)
     (root / "nonce.txt").write_text(nonce)  # fresh content = a real build
     return root
+
+
+def counting_repo2docker_config(tmp_path: Path) -> tuple[Path, Path]:
+    """``(config, counter)``: a launcher config file whose repo2docker is a wrapper that
+    appends one ``run`` line to ``counter`` per start (the count spans processes)."""
+    counter = tmp_path / "runs.txt"
+    wrapper = tmp_path / "r2d-counting"
+    wrapper.write_text(f'#!/bin/sh\necho run >> {counter}\nexec {VENV_BIN / "repo2docker"} "$@"\n')
+    wrapper.chmod(0o755)
+    config = tmp_path / "nfdi_launcher_config.py"
+    config.write_text(f"c.DockerExecutor.repo2docker_command = [{str(wrapper)!r}]\n")
+    return config, counter
 
 
 def target_for(name: str, provider: str = "git") -> LaunchTarget:

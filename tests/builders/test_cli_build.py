@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.builders.conftest import make_repo
+from tests.builders.conftest import counting_repo2docker_config, make_repo
 from tests.harness.registry import Registry
 
 pytestmark = [pytest.mark.docker, pytest.mark.registry]
@@ -19,12 +19,7 @@ def test_two_concurrent_commands_share_one_build(
     registry: Registry, builder_images: str, tmp_path: Path
 ) -> None:
     repo = make_repo(tmp_path / "repo", steps="RUN sleep 4\n")
-    counter = tmp_path / "runs.txt"
-    wrapper = tmp_path / "r2d-counting"
-    wrapper.write_text(f'#!/bin/sh\necho run >> {counter}\nexec {VENV_BIN / "repo2docker"} "$@"\n')
-    wrapper.chmod(0o755)
-    config = tmp_path / "nfdi_launcher_config.py"
-    config.write_text(f"c.DockerExecutor.repo2docker_command = [{str(wrapper)!r}]\n")
+    config, counter = counting_repo2docker_config(tmp_path)
     cmd = [str(VENV_BIN / "nfdi-launcher"), "build", "-f", str(config), "--registry", registry.url,
            "--state-dir", str(tmp_path / "state"), "--image-prefix", builder_images, str(repo)]
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

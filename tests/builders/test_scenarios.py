@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.builders.conftest import counting_repo2docker_config
 from tests.harness.gitserver import GitServer, Rewriter
 from tests.harness.registry import Registry
 
@@ -28,12 +29,7 @@ def test_rees_dockerfile_tag_builds_then_is_found_by_commit(
     tmp_path: Path,
 ) -> None:
     git_rewrites({f"{GH}/rees": "rees-dockerfile"})
-    counter = tmp_path / "runs.txt"
-    wrapper = tmp_path / "r2d-counting"
-    wrapper.write_text(f'#!/bin/sh\necho run >> {counter}\nexec {VENV_BIN / "repo2docker"} "$@"\n')
-    wrapper.chmod(0o755)
-    config = tmp_path / "nfdi_launcher_config.py"
-    config.write_text(f"c.DockerExecutor.repo2docker_command = [{str(wrapper)!r}]\n")
+    config, counter = counting_repo2docker_config(tmp_path)
     opts = ["-f", str(config), "--registry", registry.url, "--state-dir", str(tmp_path / "state"),
             "--image-prefix", builder_images]
 

@@ -74,7 +74,8 @@ class Registry:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 raise RuntimeError(f"docker-registry exited: {(self.workdir / 'registry.log').read_text()[-2000:]}")
-            r = requests.get(f"{self.url}/v2/", timeout=2)
+            with self.session() as s:  # trust_env=False: no proxy from the environment
+                r = s.get(f"{self.url}/v2/", timeout=2)
             return r.status_code in (200, 401)
 
         wait_for(ready, 20, f"registry on {self.host}")
