@@ -103,22 +103,21 @@ class Outpost:
         log.info("started %s/%s (%s) at %s", rec.hub, rec.name, rec.start_id, service)
         return service
 
-    def background(self, coro: Any) -> None:
+    def background(self, coro: Any) -> asyncio.Task[Any]:
         """Run *coro* as a task that is kept referenced until it is done."""
         task = asyncio.ensure_future(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        return task
 
     def start_background(self, request: StartRequest) -> None:
-        task = asyncio.ensure_future(self.run_start(request, report_failure=True))
-        self.tasks.add(task)
+        task = self.background(self.run_start(request, report_failure=True))
 
-        def done(t: asyncio.Task[Any]) -> None:
-            self.tasks.discard(t)
+        def log_failure(t: asyncio.Task[Any]) -> None:
             if not t.cancelled() and t.exception() is not None:
                 log.warning("async start of %s failed: %s", request.record.name, t.exception())
 
-        task.add_done_callback(done)
+        task.add_done_callback(log_failure)
 
     async def send_event(self, env: dict[str, str], event: dict[str, Any]) -> None:
         url, token = env.get("JUPYTERHUB_EVENTS_URL"), env.get("JUPYTERHUB_API_TOKEN")

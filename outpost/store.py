@@ -30,7 +30,6 @@ CREATE TABLE IF NOT EXISTS service (
     start_pending INTEGER NOT NULL DEFAULT 1,
     stop_pending INTEGER NOT NULL DEFAULT 0,
     service TEXT NOT NULL DEFAULT '',
-    error TEXT NOT NULL DEFAULT '',
     env TEXT NOT NULL DEFAULT '{}',
     settings TEXT NOT NULL DEFAULT '{}',
     state TEXT NOT NULL DEFAULT '{}',
@@ -59,7 +58,6 @@ class Record:
     start_pending: bool = True
     stop_pending: bool = False
     service: str = ""
-    error: str = ""
     env: dict[str, str] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
@@ -76,9 +74,9 @@ class Record:
 
 
 _JSON = ("env", "settings", "state")
+# Named in every SELECT/INSERT, so databases with the former ``error`` column still work.
 _COLUMNS = ("hub", "name", "start_id", "user_id", "user_name", "flavor", "start_date",
-            "end_date", "last_update", "start_pending", "stop_pending", "service", "error",
-            *_JSON)
+            "end_date", "last_update", "start_pending", "stop_pending", "service", *_JSON)
 
 
 class Store:

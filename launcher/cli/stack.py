@@ -15,8 +15,9 @@ It waits (bounded) until each answers, prints the URL and on Ctrl-C/SIGTERM stop
 (which stops its servers through the Outpost), then the Outpost and the registry, and
 removes any container left with the stack's name prefix. User volumes are kept.
 
-SIGUSR1 restarts just the Outpost (same config, state database and port; e.g. after editing
-``flavors.yaml``): the hub and running servers stay, the new Outpost knows them from its
+SIGUSR1 restarts just the Outpost (same config, state database and port; e.g. after changing
+its hub credentials or its config file — ``flavors.yaml`` needs no restart, the Outpost re-reads
+it on every request): the hub and running servers stay, the new Outpost knows them from its
 database. It prints ``restarted outpost (pid N)`` once the new one answers.
 """
 
@@ -32,12 +33,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from jupyterhub.utils import random_port
 from traitlets import Bool, Float, Int, Unicode
 
 from launcher.cli.base import LauncherApp
 from launcher.cli.stack_files import (
     StackPorts,
-    free_port,
     secret_file,
     write_hub_files,
     write_launcher_config,
@@ -114,9 +115,9 @@ class StackApp(LauncherApp):
 
     # -- steps ---------------------------------------------------------------------
     def _bring_up(self, state: Path) -> tuple[str, list[str]]:
-        ports = StackPorts(public=self.port or free_port(), hub=free_port(),
-                           proxy_api=free_port(), outpost=free_port(), launcher=free_port(),
-                           registry=free_port())
+        ports = StackPorts(public=self.port or random_port(), hub=random_port(),
+                           proxy_api=random_port(), outpost=random_port(), launcher=random_port(),
+                           registry=random_port())
         notes: list[str] = []
         registry_url = self._start_registry(state, ports, notes)
         systems_file = write_outpost_files(state, ports, registry_url)
@@ -174,13 +175,14 @@ class StackApp(LauncherApp):
 
     def _spawn(self, name: str, cmd: list[str], state: Path,
                env: dict[str, str] | None = None, index: int | None = None) -> None:
-        log = (state / f"{name}.log").open("ab")
         full_env = {**os.environ, **(env or {}),
                     "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
-        # fixed binaries of this installation, arguments we generated
-        proc = subprocess.Popen(  # noqa: S603
-            cmd, cwd=state, stdout=log, stderr=subprocess.STDOUT, env=full_env,
-            start_new_session=True)
+        # the child keeps its own copy of the log descriptor; the parent closes its one
+        with (state / f"{name}.log").open("ab") as log:
+            # fixed binaries of this installation, arguments we generated
+            proc = subprocess.Popen(  # noqa: S603
+                cmd, cwd=state, stdout=log, stderr=subprocess.STDOUT, env=full_env,
+                start_new_session=True)
         self.procs.insert(len(self.procs) if index is None else index, (name, proc))
         self.commands[name] = cmd
         print(f"started {name} (pid {proc.pid}, log {state / (name + '.log')})", flush=True)

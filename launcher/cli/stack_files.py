@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,12 +48,6 @@ class StackPorts:
     outpost: int
     launcher: int
     registry: int
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def secret_file(path: Path, nbytes: int = 32) -> tuple[str, bool]:

@@ -154,11 +154,7 @@ class DockerBackend(Backend):
         return int(match.group(1)) if match else 1
 
     async def stop(self, record: Record) -> None:
-        if record.state:
-            spawner = self._restore(record)
-        else:
-            spawner = self._spawner(record, SpawnSettings(**record.settings), record.env, {})
-        await self._remove(spawner)
+        await self._remove(self._restore(record))
 
     async def logs(self, record: Record) -> list[str]:
         if not record.settings:

@@ -87,8 +87,7 @@ class BaseHandler(web.RequestHandler):
         elif isinstance(e, web.HTTPError):
             super()._handle_request_exception(e)
         else:
-            if not isinstance(e, (FlavorError, MappingError)):
-                self.log_exception(type(e), e, e.__traceback__)
+            self.log_exception(type(e), e, e.__traceback__)
             self.write_json(error_419(e), 419)
 
 

@@ -6,13 +6,10 @@ volumes; :meth:`OutpostProc.cleanup` removes exactly those.
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import secrets
 import signal
 import subprocess
-import sys
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,10 +18,8 @@ from typing import Any
 import requests
 import yaml
 
-from tests.harness.hub import free_port, wait_for
-
-VENV_BIN = Path(sys.executable).parent
-BASE_IMAGE = "local/jupyter-base:6.1.1"
+from launcher.hubconfig import System, write_systems
+from tests.harness.hub import BASE_IMAGE, VENV_BIN, free_port, wait_for
 
 FLAVORS: dict[str, Any] = {
     "flavors": {
@@ -48,7 +43,6 @@ class OutpostProc:
     prefix: str
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
-    extra_config: str = ""
     restarts: int = field(default=0)
 
     @property
@@ -58,10 +52,6 @@ class OutpostProc:
     def auth(self, hub: str) -> tuple[str, str]:
         return (hub, self.credentials[hub])
 
-    def auth_header(self, hub: str) -> dict[str, str]:
-        raw = f"{hub}:{self.credentials[hub]}".encode()
-        return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
-
     def request(self, method: str, path: str, hub: str | None = "hub-a",
                 **kwargs: Any) -> requests.Response:
         kwargs.setdefault("auth", self.auth(hub) if hub else None)
@@ -70,12 +60,12 @@ class OutpostProc:
     def start(self) -> None:
         if not self.port:
             self.port = free_port()
-        log = (self.workdir / f"outpost-{self.restarts}.log").open("wb")
-        self.process = subprocess.Popen(
-            [str(VENV_BIN / "nfdi-launcher"), "outpost", "--config",
-             str(self.workdir / "nfdi_launcher_config.py"), "--debug"],
-            cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            env={**os.environ, "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}"})
+        with (self.workdir / f"outpost-{self.restarts}.log").open("wb") as log:
+            self.process = subprocess.Popen(
+                [str(VENV_BIN / "nfdi-launcher"), "outpost", "--config",
+                 str(self.workdir / "nfdi_launcher_config.py"), "--debug"],
+                cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                env={**os.environ, "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}"})
         proc = self.process
 
         def answers() -> bool:
@@ -152,10 +142,10 @@ def make_outpost(workdir: Path, *, flavors: dict[str, Any] | None = None,
 def hub_snippet(outpost: OutpostProc, hub_name: str, systems: tuple[str, ...] = ("sys-a",),
                 poll_ms: int = 2000, password: str | None = None) -> str:
     """jupyterhub_config.py lines: the project's OutpostSpawner config against *outpost*."""
-    spec = {s: {"url": outpost.url + "/services", "hub_name": hub_name,
-                "password": password or outpost.credentials[hub_name], "display_name": s} for s in systems}
     path = outpost.workdir / f"systems-{hub_name}.json"
-    path.write_text(json.dumps({"systems": spec}))
+    write_systems(path, [System(name=s, url=outpost.url + "/services", hub_name=hub_name,
+                                password=password or outpost.credentials[hub_name],
+                                display_name=s) for s in systems])
     return textwrap.dedent(f"""
         from launcher.hubconfig import configure_spawner, load_systems
         configure_spawner(c, load_systems({str(path)!r}), poll_interval_ms={poll_ms})
