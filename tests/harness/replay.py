@@ -9,7 +9,7 @@ segment). Point the code under test at it with ``NFDI_LAUNCHER_URL_REWRITES``::
 (fixture ``rewrites_env`` sets exactly that for :data:`REWRITTEN_HOSTS`; the rewritten
 destination is operator-trusted, redirect targets it answers with are NOT).
 
-Routes come from ``/work/shared/fixtures/api/<name>`` : the URL on the ``Answers:`` line of
+Routes come from ``tests/fixtures/api/<name>`` : the URL on the ``Answers:`` line of
 ``<name>.source.txt`` when it names a concrete URL, plus :data:`EXPLICIT` for fixtures whose
 URL has placeholders or that need a status/header (404, 422, the doi.org 302).
 
@@ -41,13 +41,14 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
 
-FIXTURES = Path("/work/shared/fixtures/api")
+from tests import fixtures
+
+FIXTURES = fixtures.API
 
 #: hosts that ``rewrites_env`` sends to the replay server
 REWRITTEN_HOSTS = (

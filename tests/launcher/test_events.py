@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 
 from launcher import events
+from tests import fixtures
 
-STREAMS = Path("/work/shared/fixtures/binderhub-streams")
+STREAMS = fixtures.STREAMS
 CAPTURED = sorted(STREAMS.glob("*.eventsource"))
 
 

@@ -26,6 +26,7 @@ from launcher.app import make_app
 from launcher.config import LauncherConfig
 from launcher.handoff.hubapi import HubApiHandOff
 from launcher.pipeline import Pipeline
+from tests import fixtures
 from tests.launcher._client import get, read_stream, serving
 from tests.launcher.e2e import IMAGE_PREFIX
 from tests.launcher.test_launch_hub import assert_server_answers, hub  # noqa: F401
@@ -51,7 +52,7 @@ def zenodo_zip() -> bytes:
 
 
 def constructed_record(data: bytes) -> dict[str, Any]:
-    record = json.loads(Path("/work/shared/fixtures/api/zenodo-record-7834392.json").read_text())
+    record = json.loads((fixtures.API / "zenodo-record-7834392.json").read_text())
     base = f"https://zenodo.org/api/records/{RECID}"
     record.update(id=int(RECID), recid=RECID, conceptrecid="990000", doi=DOI,
                   doi_url=f"https://doi.org/{DOI}", title="Launcher DOI demo")
@@ -66,7 +67,7 @@ def constructed_record(data: bytes) -> dict[str, Any]:
 
 def constructed_datacite() -> dict[str, Any]:
     """DataCite's answer for the constructed DOI (shape of the recorded 10.5281/zenodo.48440)."""
-    doc = json.loads(Path("/work/shared/fixtures/api/datacite-10.5281-zenodo.48440.json").read_text())
+    doc = json.loads((fixtures.API / "datacite-10.5281-zenodo.48440.json").read_text())
     attrs = doc["data"]["attributes"]
     doc["data"]["id"] = DOI
     attrs.update(doi=DOI, suffix=f"zenodo.{RECID}", url=f"https://zenodo.org/records/{RECID}",

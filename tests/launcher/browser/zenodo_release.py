@@ -1,7 +1,7 @@
 """A CONSTRUCTED Zenodo GitHub-release DOI whose content is the ``rees-dockerfile`` scenario.
 
 No recorded Zenodo record points at a repository that builds here, so this one is made in
-the exact shapes of the real recordings in ``/work/shared/fixtures/api/``:
+the exact shapes of the real recordings in ``tests/fixtures/api/``:
 
 - ``https://api.datacite.org/dois/10.5281/zenodo.<recid>``: the DataCite record of
   ``datacite-10.5281-zenodo.1196821.json`` with its DOI, URL, title and relations replaced;
@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-FIXTURES = Path("/work/shared/fixtures/api")
+from tests import fixtures
+
+FIXTURES = fixtures.API
 REPO_URL = "https://github.com/nfdi-test/rees-dockerfile"
 TAG = "v1.0"
 RECID = "99900001"
