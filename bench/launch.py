@@ -40,9 +40,9 @@ from builders import BuildManager  # noqa: E402
 from fdo.resolve import Resolution  # noqa: E402
 from launcher.app import make_app  # noqa: E402
 from launcher.config import LauncherConfig  # noqa: E402
-from launcher.handoff.base import LaunchContext, user_options  # noqa: E402
+from launcher.handoff.base import user_options  # noqa: E402
 from launcher.handoff.hubapi import HubApiHandOff  # noqa: E402
-from launcher.pipeline import Pipeline  # noqa: E402
+from launcher.pipeline import LaunchContext, Pipeline  # noqa: E402
 from tests.harness.gitserver import GitServer  # noqa: E402
 from tests.harness.hub import free_port, start_hub  # noqa: E402
 from tests.launcher._client import read_stream, serving  # noqa: E402

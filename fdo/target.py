@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any, Literal
 
 Kind = Literal["git", "archive", "swh"]
@@ -160,3 +161,13 @@ class LaunchTarget:
             ref_url=data.get("ref_url", ""),
             provenance=dict(data.get("provenance", {})),
         )
+
+    @classmethod
+    def from_directory(cls, path: Path) -> LaunchTarget:
+        """A target for a local directory, built as it is (``nfdi-launcher build ./dir``).
+
+        Its ``ref`` is not immutable: the image is named by the content digest of the
+        tree, so a changed directory gets a new image. Not launchable by path.
+        """
+        return cls(identifier=str(path), kind="archive", provider="local",
+                   source=path.resolve().as_uri(), ref="worktree", launch_path="")

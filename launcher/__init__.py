@@ -4,4 +4,6 @@ The top of the flow ``fdo -> builders -> launcher -> outpost``: it wires the
 packages below it together and is the only one that imports all of them.
 """
 
-__version__ = "0.1.0"
+from appbase import __version__
+
+__all__ = ["__version__"]

@@ -15,7 +15,6 @@ Shared state is in ``Application.settings``:
 from __future__ import annotations
 
 import importlib
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,10 +27,9 @@ from launcher.admission import Admission
 from launcher.config import LauncherConfig
 from launcher.pipeline import Pipeline
 
-log = logging.getLogger("nfdi_launcher.app")
 PACKAGE_DIR = Path(__file__).parent
 
-#: handler modules in routing order; a module that is absent is skipped with a warning
+#: handler modules in routing order (first match wins)
 HANDLER_MODULES = [
     "launcher.handlers.build",
     "launcher.handlers.api",
@@ -60,13 +58,7 @@ def collect_handlers(base_url: str, modules: list[str] | None = None) -> list[tu
     """Import each handler module and prefix its patterns with *base_url*."""
     handlers: list[tuple[Any, ...]] = []
     for name in modules or HANDLER_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name != name:
-                raise
-            log.warning("handler module %s is not installed; its routes are missing", name)
-            continue
+        module = importlib.import_module(name)
         for entry in getattr(module, "default_handlers", []):
             pattern = entry[0].lstrip("/")
             handlers.append((base_url + pattern, *entry[1:]))
@@ -76,7 +68,7 @@ def collect_handlers(base_url: str, modules: list[str] | None = None) -> list[tu
 def _hub_auth(config: LauncherConfig) -> Any:
     if not config.auth_enabled:
         return None
-    from jupyterhub.services.auth import HubOAuth  # type: ignore[import-untyped]
+    from jupyterhub.services.auth import HubOAuth
 
     return HubOAuth(api_token=config.hub_api_token, cache_max_age=60)
 

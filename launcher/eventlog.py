@@ -11,7 +11,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from launcher.handoff.base import LaunchContext
+from launcher.pipeline import LaunchContext
 
 log = logging.getLogger("nfdi_launcher.launch_events")
 

@@ -6,13 +6,8 @@ Use it from a ``jupyterhub_config.py``::
     configure_hub(c, systems_file="/etc/nfdi/systems.json",
                   launcher_url="http://127.0.0.1:8585", launcher_token_file="/etc/nfdi/token")
 
-or write one with :func:`render_hub_config`. The systems file (JSON, mode 0600, it holds
-the Outpost passwords) is shared with the launcher, which reads the same file to ask each
-Outpost for its flavors (:func:`fetch_flavors`)::
-
-    {"systems": {"<system>": {"url": "http://127.0.0.1:8090/services",
-                              "hub_name": "<Basic-auth user = this hub's identity>",
-                              "password": "...", "display_name": "..."}}}
+or write one with :func:`render_hub_config`. The systems file (:mod:`launcher.systems`)
+names each system's Outpost and this hub's credentials there.
 
 What the OutpostSpawner needs here (read from jupyterhub-outpostspawner 2.2.13 /
 forwardbasespawner 2.1.2): the ``kubernetes`` package installed (hard import, never
@@ -23,62 +18,10 @@ handlers check declared in ``custom_scopes``.
 
 from __future__ import annotations
 
-import base64
-import json
-import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
-
-
-@dataclass(frozen=True)
-class System:
-    """One resource behind an Outpost, as the hub and the launcher see it."""
-
-    name: str
-    url: str  # the Outpost's ``/services`` URL
-    hub_name: str
-    password: str
-    display_name: str = ""
-
-    @property
-    def base_url(self) -> str:
-        return self.url.rstrip("/").removesuffix("/services")
-
-    def auth_header(self) -> dict[str, str]:
-        raw = f"{self.hub_name}:{self.password}".encode()
-        return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
-
-    def public(self) -> dict[str, str]:
-        """What may be shown to users (no credentials)."""
-        return {"name": self.name, "display_name": self.display_name or self.name}
-
-
-def load_systems(path: str | Path) -> dict[str, System]:
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    return {name: System(name=name, **spec) for name, spec in data["systems"].items()}
-
-
-def write_systems(path: str | Path, systems: list[System]) -> None:
-    body = {"systems": {s.name: {"url": s.url, "hub_name": s.hub_name, "password": s.password,
-                                 "display_name": s.display_name} for s in systems}}
-    fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(body, f, indent=2)
-
-
-def fetch_flavors(system: System, timeout: float = 5.0) -> dict[str, Any]:
-    """The flavors this hub may use on *system* (``GET /flavors/`` of its Outpost)."""
-    r = requests.get(system.base_url + "/flavors/", headers=system.auth_header(),
-                     timeout=timeout)
-    r.raise_for_status()
-    flavors = r.json()
-    if not isinstance(flavors, dict):
-        raise ValueError(f"Outpost of {system.name} answered flavors that are not an object")
-    return flavors
-
+from launcher.systems import System, load_systems
 
 CUSTOM_SCOPES = {
     "custom:servers:list": {"description": "List all servers (Outpost cleanup loop)."},
@@ -111,23 +54,6 @@ def configure_spawner(c: Any, systems: dict[str, System], poll_interval_ms: int 
     c.OutpostSpawner.request_kwargs = {"request_timeout": 180, "connect_timeout": 10}
     c.JupyterHub.allow_named_servers = True
     c.JupyterHub.custom_scopes = CUSTOM_SCOPES
-
-
-def launcher_systems(systems_file: str | Path) -> list[dict[str, Any]]:
-    """``LauncherConfig.systems`` from the Outposts: each system with the flavors its
-    Outpost grants this hub (``GET /flavors/``), highest weight first. A system whose
-    Outpost does not answer is left out (a launch there could not start anyway)."""
-    result = []
-    for system in load_systems(systems_file).values():
-        try:
-            flavors = fetch_flavors(system)
-        except (requests.RequestException, ValueError):
-            continue
-        result.append({**system.public(), "flavors": [
-            {"name": name, "display_name": f.get("display_name", name),
-             "description": f.get("description", ""), "max": f.get("max", -1),
-             "current": f.get("current", 0)} for name, f in flavors.items()]})
-    return result
 
 
 def configure_launcher_service(c: Any, *, url: str, token: str,

@@ -16,17 +16,101 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fdo.errors import ResolveError
 from fdo.target import LaunchTarget
 from launcher import events, metrics
 from launcher.config import LauncherConfig
-from launcher.handoff.base import Event, HandOff, LaunchContext, LaunchRequest, PipelineError
+from launcher.events import Event
+
+if TYPE_CHECKING:  # the strategies import this module's types
+    from launcher.handoff.base import HandOff
 
 log = logging.getLogger("nfdi_launcher.pipeline")
 
+__all__ = ["Builder", "Event", "ImageLookup", "LaunchContext", "LaunchRequest", "Pipeline",
+           "PipelineError", "Resolver"]
+
+#: identifier -> target (:meth:`fdo.resolve.Resolution.resolve`); blocking, run in a thread
 Resolver = Callable[[str], LaunchTarget]
+
+
+class PipelineError(Exception):
+    """A step failed; ``str()`` says what failed and is shown to the user."""
+
+    def __init__(self, status_code: int, message: str, **fields: Any):
+        super().__init__(message)
+        self.status_code = status_code
+        self.fields = fields
+
+
+@dataclass
+class LaunchRequest:
+    """What the client asked for (from the URL), before anything is resolved."""
+
+    provider: str
+    spec: str  # as requested, still percent-encoded
+    client_ip: str = ""
+    launch_host: str = ""  # binder_launch_host
+    user: str = ""  # logged-in hub user; "" = anonymous
+    system: str = ""
+    flavor: str = ""
+    storage_path: str = ""
+    name: str = ""
+    build_only: bool = False
+    build_token: bool = False  # a valid build token was presented
+    origin: str = ""  # the host the launch came through (analytics)
+    request_origin: str = ""  # Origin header, else Sec-Fetch-Site
+
+    @property
+    def identifier(self) -> str:
+        return f"{self.provider}/{self.spec}"
+
+    @property
+    def binder_request(self) -> str:
+        return f"v2/{self.provider}/{self.spec}"
+
+
+@dataclass
+class LaunchContext:
+    """State carried from step to step of one pipeline run."""
+
+    request: LaunchRequest
+    target: LaunchTarget | None = None
+    image: str = ""
+    image_cached: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class BuildProgress(Protocol):
+    """One event of a build (:class:`builders.BuildEvent`)."""
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+class ImageLookup(Protocol):
+    """Where built images are found (:class:`builders.ImageStore`)."""
+
+    @property
+    def host(self) -> str: ...
+
+    def lookup(self, image: str) -> str | None:
+        """The image's digest, or None when it is not there (blocking)."""
+        ...
+
+
+class Builder(Protocol):
+    """What the image step needs of a builder (:class:`builders.BuildManager`).
+
+    ``build`` yields progress events ending in one ``built`` (with ``imageName``) or
+    ``failed`` event; ``store`` lets the pipeline re-check a memoised image."""
+
+    @property
+    def store(self) -> ImageLookup: ...
+
+    def build(self, target: LaunchTarget) -> AsyncIterator[BuildProgress]: ...
 MEMO_SECONDS = 600.0
 #: a confirmed image is trusted this long; then re-checked in the background ...
 IMAGE_RECHECK_SECONDS = 30.0
@@ -39,7 +123,8 @@ class Pipeline:
 
     steps = ("resolve", "image", "launch")
 
-    def __init__(self, config: LauncherConfig, resolver: Resolver | None, builder: Any, handoff: HandOff):
+    def __init__(self, config: LauncherConfig, resolver: Resolver | None, builder: Builder | None,
+                 handoff: HandOff):
         self.config = config
         self.resolver = resolver
         self.builder = builder
@@ -52,7 +137,8 @@ class Pipeline:
         self.observers: list[Callable[[LaunchContext], None]] = []
 
     @classmethod
-    def from_config(cls, config: LauncherConfig, builder: Any = None, resolver: Resolver | None = None,
+    def from_config(cls, config: LauncherConfig, builder: Builder | None = None,
+                    resolver: Resolver | None = None,
                     handoff: HandOff | None = None) -> Pipeline:
         from launcher.handoff import make_handoff
 
@@ -157,9 +243,9 @@ class Pipeline:
         background (stale-while-revalidate); expired: checked now in the image store."""
         assert ctx.target is not None
         image = self._images.get(ctx.target.cache_key)
-        store = getattr(self.builder, "store", None)
-        if not image or store is None:
+        if not image or self.builder is None:
             return False
+        store = self.builder.store
         age = time.monotonic() - self._seen.get(image, -1e9)
         if age >= IMAGE_RECHECK_SECONDS and age < IMAGE_TRUST_SECONDS:
             if image not in self._revalidating:
@@ -171,7 +257,7 @@ class Pipeline:
         ctx.image, ctx.image_cached = image, True
         return True
 
-    async def _image_present(self, key: str, image: str, store: Any) -> bool:
+    async def _image_present(self, key: str, image: str, store: ImageLookup) -> bool:
         try:
             present = await asyncio.to_thread(store.lookup, image)
         except Exception:  # registry trouble: let the builder report it properly

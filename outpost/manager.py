@@ -7,6 +7,7 @@ import dataclasses
 import json
 import logging
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
@@ -103,9 +104,9 @@ class Outpost:
         log.info("started %s/%s (%s) at %s", rec.hub, rec.name, rec.start_id, service)
         return service
 
-    def background(self, coro: Any) -> asyncio.Task[Any]:
+    def background(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run *coro* as a task that is kept referenced until it is done."""
-        task = asyncio.ensure_future(coro)
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run every check on this checkout: setup (idempotent), the full test suite with the
-# real services, ruff, mypy --strict on fdo/ and builders/, and the offline docs build.
+# real services, ruff, mypy --strict on every package, and the offline docs build.
 # This is the README's test command and what .ci/run calls.
 set -uo pipefail
 

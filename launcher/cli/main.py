@@ -2,7 +2,10 @@
 
 Subcommands are registered in :data:`SUBCOMMANDS` by import string, so that
 ``nfdi-launcher --help`` stays fast and a subcommand's dependencies (Docker,
-JupyterHub, ...) are imported only when it runs.
+JupyterHub, ...) are imported only when it runs. Each package owns its commands
+(``fdo/cli.py``, ``builders/cli.py``, ``outpost/cli.py``; ``serve`` and ``stack`` are the
+launcher's): this module imports none of them, so ``nfdi-launcher outpost`` at a resource
+provider never imports the launcher.
 """
 
 from __future__ import annotations
@@ -14,16 +17,16 @@ from typing import Any
 from traitlets import Bool
 from traitlets.config import catch_config_error
 
-from launcher.cli.base import LauncherApp
+from appbase.app import LauncherApp
 
 #: name -> (import string of the Application class, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("launcher.cli.serve.ServeApp", "Run the launcher web service (standalone or as a hub service)."),
-    "build": ("launcher.cli.build.BuildApp", "Build (or find) the image of an identifier; print its reference."),
-    "outpost": ("launcher.cli.outpost.OutpostApp", "Run an Outpost (JupyterHub Outpost REST API)."),
+    "build": ("builders.cli.BuildApp", "Build (or find) the image of an identifier; print its reference."),
+    "outpost": ("outpost.cli.OutpostApp", "Run an Outpost (JupyterHub Outpost REST API)."),
     "stack": ("launcher.cli.stack.StackApp", "Start registry, Outpost, JupyterHub and launcher on loopback."),
-    "resolve": ("launcher.cli.resolve.ResolveApp", "Resolve an identifier to a pinned launch target (JSON)."),
-    "fetch": ("launcher.cli.resolve.FetchApp", "Resolve an identifier and materialise it into a directory."),
+    "resolve": ("fdo.cli.ResolveApp", "Resolve an identifier to a pinned launch target (JSON)."),
+    "fetch": ("fdo.cli.FetchApp", "Resolve an identifier and materialise it into a directory."),
 }
 
 
@@ -94,4 +97,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

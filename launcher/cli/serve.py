@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 from typing import Any
 from urllib.parse import urlparse
 
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
 from traitlets import Int, Unicode, default
 
+from appbase.app import LauncherApp, until_stopped
 from builders import BuildManager
 from fdo.config import NetConfig
-from launcher.cli.base import LauncherApp
 from launcher.config import LauncherConfig
 
 
@@ -69,16 +70,15 @@ class ServeApp(LauncherApp):
 
     async def serve(self) -> None:
         app = self.make_app()
-        server = app.listen(self.port, self.ip, xheaders=app.settings.get("xheaders", False))
-        port = next(iter(server._sockets.values())).getsockname()[1]
+        # bound here, not by app.listen, so the chosen port (--port 0) is ours to read
+        sockets = bind_sockets(self.port, self.ip)
+        server = HTTPServer(app, xheaders=app.settings.get("xheaders", False))
+        server.add_sockets(sockets)
+        port = sockets[0].getsockname()[1]
         base_url = app.settings["base_url"]
         self.log.info("nfdi-launcher listening on http://%s:%s%s", self.ip, port, base_url)
         print(f"nfdi-launcher serving at http://{self.ip}:{port}{base_url}", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        await until_stopped()
         server.stop()
         close = getattr(app.settings["state"].pipeline.handoff, "close", None)
         if close is not None:

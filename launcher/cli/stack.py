@@ -36,7 +36,7 @@ from typing import Any
 from jupyterhub.utils import random_port
 from traitlets import Bool, Float, Int, Unicode
 
-from launcher.cli.base import LauncherApp
+from appbase.app import LauncherApp
 from launcher.cli.stack_files import (
     StackPorts,
     secret_file,
@@ -127,14 +127,10 @@ class StackApp(LauncherApp):
         self._wait(self.outpost_ping, "the Outpost")
         launcher_cmd: list[str] | None = None
         if self.launcher:
-            if _launcher_available():
-                write_launcher_config(state, systems_file, registry_url,
-                                      f"http://127.0.0.1:{ports.public}/")
-                launcher_cmd = [str(VENV_BIN / "nfdi-launcher"), "serve", "--config",
-                                str(state / "launcher_config.py")]
-            else:
-                notes.append("launcher: NOT started (launcher.app/make_app is not available "
-                             "in this installation); the hub and Outpost work without it")
+            write_launcher_config(state, systems_file, registry_url,
+                                  f"http://127.0.0.1:{ports.public}/")
+            launcher_cmd = [str(VENV_BIN / "nfdi-launcher"), "serve", "--config",
+                            str(state / "launcher_config.py")]
         password, first_time = secret_file(state / "login-password", 12)
         write_hub_files(state, ports, systems_file, launcher_cmd, password)
         env = {"CONFIGPROXY_AUTH_TOKEN": secrets.token_hex(16)}
@@ -244,11 +240,3 @@ def with_group_gone(pgid: int) -> None:
     except (ProcessLookupError, PermissionError):
         return
 
-
-def _launcher_available() -> bool:
-    try:
-        from launcher import app  # noqa: F401
-        from launcher.cli import serve  # noqa: F401
-    except Exception:
-        return False
-    return hasattr(app, "make_app")

@@ -17,8 +17,8 @@ from typing import Any
 from launcher import events
 from launcher.admission import AdmissionError
 from launcher.handlers.base import BaseHandler, UserError
-from launcher.handoff.base import LaunchRequest
 from launcher.openapi import OPENAPI
+from launcher.pipeline import LaunchRequest
 
 MAX_JOBS = 1000
 MAX_EVENTS = 500

@@ -17,7 +17,7 @@ from fdo.identifiers import SPEC_PROVIDERS
 from launcher import buildtoken, events
 from launcher.admission import AdmissionError
 from launcher.handlers.base import BaseHandler, UserError
-from launcher.handoff.base import LaunchRequest
+from launcher.pipeline import LaunchRequest
 
 log = logging.getLogger("nfdi_launcher.build")
 

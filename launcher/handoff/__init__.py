@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from launcher.config import LauncherConfig
-from launcher.handoff.base import HandOff, LaunchContext, LaunchRequest, PipelineError
+from launcher.handoff.base import HandOff
 
 
 def make_handoff(config: LauncherConfig) -> HandOff:
@@ -23,4 +23,4 @@ def make_handoff(config: LauncherConfig) -> HandOff:
     return HubApiHandOff(config)
 
 
-__all__ = ["HandOff", "LaunchContext", "LaunchRequest", "PipelineError", "make_handoff"]
+__all__ = ["HandOff", "make_handoff"]

@@ -1,5 +1,8 @@
 """The hand-off interface and the pure pieces every strategy shares.
 
+A strategy gets the :class:`~launcher.pipeline.LaunchContext` of the pipeline's last step
+and yields its events; the pipeline's types live in :mod:`launcher.pipeline`.
+
 Pure functions here: :func:`server_name` (named server from target + system + flavor,
 so a repeated launch finds the running server), :func:`temp_user_name`,
 :func:`user_options` (Jupyter-JSC structure + top-level ``image`` for plain
@@ -14,60 +17,12 @@ import secrets
 import string
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from fdo.target import LaunchTarget
 from launcher.config import LauncherConfig
-
-Event = dict[str, Any]
-
-
-class PipelineError(Exception):
-    """A step failed; ``str()`` says what failed and is shown to the user."""
-
-    def __init__(self, status_code: int, message: str, **fields: Any):
-        super().__init__(message)
-        self.status_code = status_code
-        self.fields = fields
-
-
-@dataclass
-class LaunchRequest:
-    """What the client asked for (from the URL), before anything is resolved."""
-
-    provider: str
-    spec: str  # as requested, still percent-encoded
-    client_ip: str = ""
-    launch_host: str = ""  # binder_launch_host
-    user: str = ""  # logged-in hub user; "" = anonymous
-    system: str = ""
-    flavor: str = ""
-    storage_path: str = ""
-    name: str = ""
-    build_only: bool = False
-    build_token: bool = False  # a valid build token was presented
-    origin: str = ""  # the host the launch came through (analytics)
-    request_origin: str = ""  # Origin header, else Sec-Fetch-Site
-
-    @property
-    def identifier(self) -> str:
-        return f"{self.provider}/{self.spec}"
-
-    @property
-    def binder_request(self) -> str:
-        return f"v2/{self.provider}/{self.spec}"
-
-
-@dataclass
-class LaunchContext:
-    """State carried from step to step of one pipeline run."""
-
-    request: LaunchRequest
-    target: LaunchTarget | None = None
-    image: str = ""
-    image_cached: bool = False
-    timings: dict[str, float] = field(default_factory=dict)
+from launcher.events import Event
+from launcher.pipeline import LaunchContext
 
 
 class HandOff(ABC):

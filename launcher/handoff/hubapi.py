@@ -25,17 +25,16 @@ from tornado.simple_httpclient import SimpleAsyncHTTPClient
 
 from launcher import events
 from launcher.config import LauncherConfig
+from launcher.events import Event
 from launcher.handoff.base import (
-    Event,
     HandOff,
-    LaunchContext,
-    PipelineError,
     random_suffix,
     ready_fields,
     server_name,
     temp_user_name,
     user_options,
 )
+from launcher.pipeline import LaunchContext, PipelineError
 
 log = logging.getLogger("nfdi_launcher.handoff")
 

@@ -11,7 +11,9 @@ from collections.abc import AsyncIterator
 from urllib.parse import urlencode
 
 from launcher import events
-from launcher.handoff.base import Event, HandOff, LaunchContext, display_name, ready_fields
+from launcher.events import Event
+from launcher.handoff.base import HandOff, display_name, ready_fields
+from launcher.pipeline import LaunchContext
 
 
 def start_url(hub_url: str, image: str, system: str, flavor: str, name: str, storage_path: str) -> str:

@@ -13,7 +13,7 @@ import pytest
 
 from builders import BuildEvent, BuildManager, Phase
 from builders.hostlock import HostLock
-from launcher.cli.build import local_target
+from fdo.target import LaunchTarget
 from tests.builders.conftest import make_repo
 from tests.harness.hub import wait_for
 from tests.harness.registry import Registry
@@ -45,7 +45,7 @@ async def test_follower_takes_over_when_builder_is_killed(
         manager = manager_factory(state_dir=str(state), repo2docker_command=[str(wrapper)])
         events: list[BuildEvent] = []
         killed_at = 0.0
-        async for event in manager.build(local_target(repo), context_dir=repo):
+        async for event in manager.build(LaunchTarget.from_directory(repo), context_dir=repo):
             events.append(event)
             if "following its log" in event.message:
                 crashing.kill()  # SIGKILL: no cleanup code runs, the kernel drops the flock

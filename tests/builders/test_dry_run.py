@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 from builders import BuildManager
-from launcher.cli.build import local_target
+from fdo.target import LaunchTarget
 
 VENV_BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"
 
@@ -20,7 +20,7 @@ VENV_BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"
 def dockerfile(path: Path) -> str:
     import asyncio
 
-    return asyncio.run(BuildManager().dockerfile(local_target(path), context_dir=path))
+    return asyncio.run(BuildManager().dockerfile(LaunchTarget.from_directory(path), context_dir=path))
 
 
 def test_requirements_txt_and_runtime_txt(tmp_path: Path) -> None:

@@ -7,14 +7,13 @@ from jupyterhub.slugs import is_valid_safe_slug
 
 from fdo.target import Hop, LaunchTarget
 from launcher.handoff.base import (
-    LaunchContext,
-    LaunchRequest,
     ready_fields,
     server_name,
     temp_user_name,
     user_options,
 )
 from launcher.handoff.starturl import start_url
+from launcher.pipeline import LaunchContext, LaunchRequest
 
 SHA = "f4cb7c45ec58db92d644e5e32b4b06698bfd62ae"
 TARGET = LaunchTarget(

@@ -25,9 +25,8 @@ from fdo.resolve import Resolution
 from launcher import events
 from launcher.app import make_app
 from launcher.config import LauncherConfig
-from launcher.handoff.base import LaunchContext, LaunchRequest
 from launcher.handoff.hubapi import HubApiHandOff
-from launcher.pipeline import Pipeline
+from launcher.pipeline import LaunchContext, LaunchRequest, Pipeline
 from tests.launcher._client import body_json, get, read_stream, serving
 from tests.launcher.e2e import HUB_EXTRA_CONFIG, IMAGE_PREFIX, launcher_config, make_pipeline
 

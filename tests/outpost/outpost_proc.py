@@ -18,7 +18,7 @@ from typing import Any
 import requests
 import yaml
 
-from launcher.hubconfig import System, write_systems
+from launcher.systems import System, write_systems
 from tests.harness.hub import BASE_IMAGE, VENV_BIN, free_port, wait_for
 
 FLAVORS: dict[str, Any] = {
@@ -147,7 +147,8 @@ def hub_snippet(outpost: OutpostProc, hub_name: str, systems: tuple[str, ...] = 
                                 password=password or outpost.credentials[hub_name],
                                 display_name=s) for s in systems])
     return textwrap.dedent(f"""
-        from launcher.hubconfig import configure_spawner, load_systems
+        from launcher.hubconfig import configure_spawner
+        from launcher.systems import load_systems
         configure_spawner(c, load_systems({str(path)!r}), poll_interval_ms={poll_ms})
         c.Spawner.start_timeout = 90
         """)

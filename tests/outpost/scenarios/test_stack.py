@@ -18,7 +18,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from launcher.hubconfig import launcher_systems
+from launcher.systems import launcher_systems
 from tests.harness.hub import wait_for
 from tests.outpost.outpost_proc import BASE_IMAGE, user_options
 

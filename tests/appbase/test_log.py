@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from launcher import log as launcher_log
+from appbase import log
 
 SECRET = "s3cr3t-T0KEN-value"
 
@@ -29,19 +29,19 @@ SECRET = "s3cr3t-T0KEN-value"
 def test_secret_is_redacted_in_text_and_json(message: str) -> None:
     for json_format in (False, True):
         stream = io.StringIO()
-        handler = launcher_log.configure(logging.INFO, json_format)
+        handler = log.configure(logging.INFO, json_format)
         handler.setStream(stream)
         logging.getLogger("nfdi_launcher.test").info("%s", message)
         out = stream.getvalue()
         assert SECRET not in out
-        assert launcher_log.REDACTED in out
+        assert log.REDACTED in out
         if json_format:
             assert json.loads(out.splitlines()[-1])["level"] == "INFO"
 
 
 def test_exception_text_is_scrubbed() -> None:
     stream = io.StringIO()
-    handler = launcher_log.configure(logging.INFO, False)
+    handler = log.configure(logging.INFO, False)
     handler.setStream(stream)
     try:
         raise RuntimeError(f"failed to fetch https://x.org/?token={SECRET}")
@@ -53,4 +53,4 @@ def test_exception_text_is_scrubbed() -> None:
 
 def test_harmless_text_is_unchanged() -> None:
     text = "resolved 10.5281/zenodo.48440 -> https://github.com/o/r/tree/v1.0 (tokens: 3)"
-    assert launcher_log.scrub(text) == text
+    assert log.scrub(text) == text

@@ -14,23 +14,15 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any
 
 from traitlets import Bool
 
+from appbase.app import LauncherApp
 from builders import BuildManager, Phase
 from builders.executors.docker import DockerExecutor
 from fdo.target import LaunchTarget
-from launcher.cli.base import LauncherApp
 
 _DESCRIPTION = __doc__ or ""
-
-
-def local_target(path: Path) -> LaunchTarget:
-    """A target for a local directory (the content digest names the image)."""
-    src = path.resolve()
-    return LaunchTarget(identifier=str(path), kind="archive", provider="local",
-                        source=src.as_uri(), ref="worktree", launch_path="")
 
 
 class BuildApp(LauncherApp):
@@ -70,7 +62,7 @@ class BuildApp(LauncherApp):
     def _target(self, ident: str) -> tuple[LaunchTarget, Path | None]:
         path = Path(ident)
         if path.is_dir():
-            return local_target(path), path.resolve()
+            return LaunchTarget.from_directory(path), path.resolve()
         from fdo.resolve import Resolution
 
         # the config file's NetConfig/ResolverConfig apply here as in ``nfdi-launcher resolve``
@@ -107,8 +99,3 @@ class BuildApp(LauncherApp):
                 return 1
         return 1
 
-
-def main(argv: Any = None) -> None:
-    app = BuildApp.instance()
-    app.initialize(argv)
-    app.start()

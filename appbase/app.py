@@ -1,4 +1,4 @@
-"""Shared base for the ``nfdi-launcher`` command and its subcommands.
+"""Shared base of the ``nfdi-launcher`` command and of every package's subcommands.
 
 Every subcommand is a traitlets :class:`~traitlets.config.Application` derived from
 :class:`LauncherApp`, so all of them read the same config file
@@ -8,17 +8,19 @@ options and print ``--help-all`` generated from the ``help=`` text of their trai
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from traitlets import Bool, Unicode, default
 from traitlets.config import Application, catch_config_error
 
-from launcher import __version__
-from launcher import log as launcher_log
+from appbase import __version__
+from appbase import log as appbase_log
 
 CONFIG_FILE_NAME = "nfdi_launcher_config.py"
 
@@ -75,7 +77,8 @@ class LauncherApp(Application):
         if self.subapp is not None:
             return
         self._load_launcher_config()
-        launcher_log.configure(self.log_level, self.json_logs)
+        # traitlets types Enum values as object; Application validates log_level to an int
+        appbase_log.configure(cast(int, self.log_level), self.json_logs)
 
     def _load_launcher_config(self) -> None:
         path = Path(self.config_file)
@@ -97,3 +100,12 @@ class LauncherApp(Application):
             self.subapp.start()
             return
         self.print_help()
+
+
+async def until_stopped() -> None:
+    """Return when SIGINT or SIGTERM arrives: how a service command waits for its end."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import signal
-from typing import Any
 
-from launcher.cli.base import LauncherApp
+from appbase.app import LauncherApp, until_stopped
 from outpost.backends.docker import DockerBackend
 from outpost.config import OutpostConfig
 
@@ -45,16 +43,7 @@ class OutpostApp(LauncherApp):
         await server.recover()
         # Printed for scripts (the stack, tests) that start us with --port 0.
         print(f"outpost listening on http://{config.ip}:{port}", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        await until_stopped()
         # Servers keep running: a restarted Outpost picks them up from its database.
         await server.close()
 
-
-def main(argv: Any = None) -> None:
-    app = OutpostApp.instance()
-    app.initialize(argv)
-    app.start()

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from launcher.cli.base import LauncherApp
+from appbase.app import LauncherApp
 
 EXIT_OK, EXIT_ERROR, EXIT_AMBIGUOUS = 0, 2, 3
 
