@@ -214,6 +214,38 @@
     }
   }
 
+  /* Fill the target card (templates/target_card.html) with a resolved target and show it.
+   * onChoice(identifier) is called when a candidate of an ambiguous identifier is picked.
+   * Returns true when the target is ambiguous (not launchable until one is picked). */
+  function renderTarget(t, onChoice) {
+    const $ = (id) => document.getElementById(id);
+    $("target-title").textContent = t.title || t.identifier || "";
+    $("t-identifier").textContent = t.identifier || "";
+    $("t-kind").textContent = t.kind ? t.kind + " (" + t.provider + ")" : "";
+    $("t-source").textContent = t.source || "";
+    $("t-ref").textContent = t.ref || "(not pinned yet: pick a candidate below)";
+    renderChain($("chain"), t.chain);
+    renderProvenance($("provenance"), t.provenance);
+    const warnings = $("warnings");
+    warnings.textContent = "";
+    for (const w of t.warnings || []) warnings.appendChild(el("li", {}, w));
+    const choices = $("choice-list");
+    choices.textContent = "";
+    for (const c of t.choices || []) {
+      const button = el("button", { type: "button", class: "choice" }, c.label || c.identifier);
+      button.title = c.identifier;
+      if (onChoice) button.addEventListener("click", () => onChoice(c.identifier));
+      const li = el("li", {});
+      li.appendChild(button);
+      if (c.reason) li.appendChild(el("span", { class: "reason" }, c.reason));
+      choices.appendChild(li);
+    }
+    const ambiguous = (t.choices || []).length > 0;
+    $("choices").hidden = !ambiguous;
+    $("target").hidden = false;
+    return ambiguous;
+  }
+
   function copyText(text, button) {
     const done = () => {
       const old = button.textContent;
@@ -250,6 +282,7 @@
     runLaunch,
     renderChain,
     renderProvenance,
+    renderTarget,
     copyText,
   };
 })(window);

@@ -49,33 +49,10 @@
   }
 
   function renderTarget(t) {
-    $("target-title").textContent = t.title || t.identifier;
-    $("t-identifier").textContent = t.identifier;
-    $("t-kind").textContent = t.kind + " (" + t.provider + ")";
-    $("t-source").textContent = t.source;
-    $("t-ref").textContent = t.ref || "(not pinned yet: pick a candidate below)";
-    L.renderChain($("chain"), t.chain);
-    L.renderProvenance($("provenance"), t.provenance);
-    const warnings = $("warnings");
-    warnings.textContent = "";
-    for (const w of t.warnings || []) warnings.appendChild(L.el("li", {}, w));
-    const choices = $("choice-list");
-    choices.textContent = "";
-    for (const c of t.choices || []) {
-      const button = L.el("button", { type: "button", class: "choice" }, c.label || c.identifier);
-      button.title = c.identifier;
-      button.addEventListener("click", () => {
-        $("identifier").value = c.identifier;
-        resolve();
-      });
-      const li = L.el("li", {});
-      li.appendChild(button);
-      if (c.reason) li.appendChild(L.el("span", { class: "reason" }, c.reason));
-      choices.appendChild(li);
-    }
-    const ambiguous = (t.choices || []).length > 0;
-    $("choices").hidden = !ambiguous;
-    $("target").hidden = false;
+    const ambiguous = L.renderTarget(t, (identifier) => {
+      $("identifier").value = identifier;
+      resolve();
+    });
     $("options").hidden = ambiguous;
     $("share").hidden = ambiguous;
     $("launch-btn").disabled = ambiguous;

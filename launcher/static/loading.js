@@ -17,13 +17,7 @@
       log: $("log"),
       status: $("launch-status"),
       onTarget(target) {
-        if (!target || typeof target !== "object") return;
-        $("target-title").textContent = target.title || target.identifier || "";
-        $("t-source").textContent = target.source || "";
-        $("t-ref").textContent = target.ref || "";
-        L.renderChain($("chain"), target.chain);
-        L.renderProvenance($("provenance"), target.provenance);
-        $("target").hidden = false;
+        if (target && typeof target === "object") L.renderTarget(target);
       },
     });
   });
