@@ -24,7 +24,8 @@ async def test_build_push_then_found_without_rebuild(
     manager = manager_factory()
     events = await collect(manager.build(target_for("first"), context_dir=repo))
     last = events[-1]
-    assert last.phase is Phase.BUILT and not last.cached, [e.message for e in events[-5:]]
+    assert last.phase is Phase.BUILT, [e.message for e in events[-5:]]
+    assert not last.cached, [e.message for e in events[-5:]]
     assert events[0].phase is Phase.WAITING
     assert any(e.phase is Phase.BUILDING for e in events)
     assert manager.repo2docker_runs == 1
@@ -33,20 +34,26 @@ async def test_build_push_then_found_without_rebuild(
     assert name.startswith(f"{registry.host}/nfdi-test-builders-")
     repo_name, _, tag = name[len(registry.host) + 1 :].rpartition(":")
     r = requests.head(f"{registry.url}/v2/{repo_name}/manifests/{tag}", headers={"Accept": ACCEPT}, timeout=10)
-    assert r.status_code == 200 and r.headers["Docker-Content-Digest"] == digest
+    assert r.status_code == 200
+    assert r.headers["Docker-Content-Digest"] == digest
 
     # a second request, and a fresh manager (another launcher process): no second build
     again = await collect(manager.build(target_for("first"), context_dir=repo))
     fresh = manager_factory()
     other = await collect(fresh.build(target_for("first"), context_dir=repo))
     for evs in (again, other):
-        assert evs[-1].phase is Phase.BUILT and evs[-1].cached and evs[-1].image == last.image
-    assert manager.repo2docker_runs == 1 and fresh.repo2docker_runs == 0
+        assert evs[-1].phase is Phase.BUILT
+        assert evs[-1].cached
+        assert evs[-1].image == last.image
+    assert manager.repo2docker_runs == 1
+    assert fresh.repo2docker_runs == 0
 
     # another identifier (a DOI of the same release), same tree: same content, no build
     doi = await collect(fresh.build(target_for("doi-of-first", provider="zenodo"), context_dir=repo))
-    assert doi[-1].phase is Phase.BUILT and doi[-1].cached, doi[-1].message
-    assert doi[-1].image is not None and doi[-1].image.endswith(digest)
+    assert doi[-1].phase is Phase.BUILT, doi[-1].message
+    assert doi[-1].cached, doi[-1].message
+    assert doi[-1].image is not None
+    assert doi[-1].image.endswith(digest)
     assert fresh.repo2docker_runs == 0
 
 
@@ -68,10 +75,12 @@ async def test_concurrent_requests_share_one_build_and_survive_disconnects(
     results = await asyncio.gather(*stayers)
     assert manager.repo2docker_runs == 1
     images = {evs[-1].image for evs in [*results, late]}
-    assert len(images) == 1 and None not in images
+    assert len(images) == 1
+    assert None not in images
     assert all(evs[-1].phase is Phase.BUILT for evs in [*results, late])
     # the late joiner got the whole log from the start
-    assert late[0].phase is Phase.WAITING and any(e.phase is Phase.BUILDING for e in late)
+    assert late[0].phase is Phase.WAITING
+    assert any(e.phase is Phase.BUILDING for e in late)
     assert [e.message for e in late] == [e.message for e in results[0]]
 
 
@@ -98,7 +107,8 @@ async def test_unfetchable_target_fails_readably(manager_factory: Callable[..., 
     manager = manager_factory()
     events = await collect(manager.build(target))
     assert [e.phase for e in events[:2]] == [Phase.WAITING, Phase.FETCHING]
-    assert events[-1].phase is Phase.FAILED and events[-1].message.startswith("Fetching failed: ")
+    assert events[-1].phase is Phase.FAILED
+    assert events[-1].message.startswith("Fetching failed: ")
     assert events[-1].to_json()["status_code"] >= 400
     assert manager.repo2docker_runs == 0
     assert not list((Path(manager.state_dir) / "work").iterdir())  # fetch dir removed
@@ -112,16 +122,20 @@ async def test_without_registry_the_local_engine_store_is_used(
     repo = make_repo(tmp_path / "repo")
     manager = manager_factory(registry_url="")
     first = await collect(manager.build(target_for("local-only"), context_dir=repo))
-    assert first[-1].phase is Phase.BUILT and not first[-1].cached, first[-1].message
+    assert first[-1].phase is Phase.BUILT, first[-1].message
+    assert not first[-1].cached, first[-1].message
     image = first[-1].image
-    assert image is not None and "@" not in image and image.startswith("nfdi-test-builders-")
+    assert image is not None
+    assert "@" not in image
+    assert image.startswith("nfdi-test-builders-")
     client = docker.from_env()
     try:
         assert client.images.get(image).labels["nfdi-launcher.source"].endswith("local-only")
     finally:
         client.close()
     same_content = await collect(manager.build(target_for("local-doi", "zenodo"), context_dir=repo))
-    assert same_content[-1].cached and same_content[-1].phase is Phase.BUILT
+    assert same_content[-1].cached
+    assert same_content[-1].phase is Phase.BUILT
     assert manager.repo2docker_runs == 1
 
 
@@ -138,9 +152,12 @@ async def test_push_to_registry_with_basic_auth_from_docker_config(
     repo = make_repo(tmp_path / "repo", base="scratch")  # tiny: this test is about the push
     manager = manager_factory(registry_url=auth_registry.url, docker_config_path=str(cfg))
     events = await collect(manager.build(target_for("with-auth"), context_dir=repo))
-    assert events[-1].phase is Phase.BUILT and not events[-1].cached, events[-1].message
-    assert events[-1].image is not None and events[-1].image.startswith(auth_registry.host)
+    assert events[-1].phase is Phase.BUILT, events[-1].message
+    assert not events[-1].cached, events[-1].message
+    assert events[-1].image is not None
+    assert events[-1].image.startswith(auth_registry.host)
     anonymous = manager_factory(registry_url=auth_registry.url)
     denied = await collect(anonymous.build(target_for("with-auth"), context_dir=repo))
-    assert denied[-1].phase is Phase.FAILED and "authentication failed" in denied[-1].message
+    assert denied[-1].phase is Phase.FAILED
+    assert "authentication failed" in denied[-1].message
     assert anonymous.repo2docker_runs == 0

@@ -30,7 +30,8 @@ def test_two_concurrent_commands_share_one_build(
     lasts = {out.strip().splitlines()[-1] for out, _err in outs}
     assert len(lasts) == 1
     image = lasts.pop()
-    assert image.startswith(f"{registry.host}/{builder_images}") and "@sha256:" in image
+    assert image.startswith(f"{registry.host}/{builder_images}")
+    assert "@sha256:" in image
     assert counter.read_text().splitlines() == ["run"]
     assert any("following its log" in err for _out, err in outs)
     # the follower saw the builder's log, not just the result
@@ -38,7 +39,8 @@ def test_two_concurrent_commands_share_one_build(
 
     # a third run finds the image: no repo2docker at all
     third = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-    assert third.returncode == 0 and third.stdout.strip().splitlines()[-1] == image
+    assert third.returncode == 0
+    assert third.stdout.strip().splitlines()[-1] == image
     assert "Found built image" in third.stderr
     assert counter.read_text().splitlines() == ["run"]
 
@@ -50,5 +52,7 @@ def test_failed_build_exit_status_and_message(registry: Registry, builder_images
          str(tmp_path / "state"), "--image-prefix", builder_images, str(repo)],
         capture_output=True, text=True, timeout=120, check=False,
     )
-    assert out.returncode == 1 and out.stdout == ""
-    assert "[failed] Build failed" in out.stderr and "exit code: 7" in out.stderr
+    assert out.returncode == 1
+    assert out.stdout == ""
+    assert "[failed] Build failed" in out.stderr
+    assert "exit code: 7" in out.stderr

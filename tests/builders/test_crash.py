@@ -60,6 +60,7 @@ async def test_follower_takes_over_when_builder_is_killed(
     assert killed_at, [e.message for e in events]
     assert manager.repo2docker_runs == 1  # this process built after the crash
     assert len(pids.read_text().split()) == 2
-    assert events[-1].phase is Phase.FAILED and "timed out" in events[-1].message
+    assert events[-1].phase is Phase.FAILED
+    assert "timed out" in events[-1].message
     image = next(e.message.split(" -> image ")[1].strip() for e in events if " -> image " in e.message)
     assert HostLock(state, image).try_probe()

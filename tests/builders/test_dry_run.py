@@ -27,7 +27,8 @@ def test_requirements_txt_and_runtime_txt(tmp_path: Path) -> None:
     (tmp_path / "requirements.txt").write_text("numpy==2.1.0\n")
     (tmp_path / "runtime.txt").write_text("python-3.11\n")
     text = dockerfile(tmp_path)
-    assert "requirements.txt" in text and "pip install" in text
+    assert "requirements.txt" in text
+    assert "pip install" in text
     # runtime.txt picks the conda lock file of Python 3.11 (escaped path in the COPY line)
     assert "environment-2epy-2d3-2e11-2dlinux" in text
 
@@ -46,7 +47,9 @@ def test_apt_txt_and_postbuild(tmp_path: Path) -> None:
     (binder / "postBuild").write_text("#!/bin/bash\necho done > ~/marker\n")
     (binder / "requirements.txt").write_text("requests\n")
     text = dockerfile(tmp_path)
-    assert "graphviz" in text and "libxml2-dev" in text and "apt-get" in text
+    assert "graphviz" in text
+    assert "libxml2-dev" in text
+    assert "apt-get" in text
     assert "postBuild" in text
 
 
@@ -60,10 +63,12 @@ def test_cli_dry_run_prints_dockerfile(tmp_path: Path) -> None:
     out = subprocess.run([str(VENV_BIN / "nfdi-launcher"), "build", "--dry-run", str(tmp_path)],
                          capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("FROM ") and "environment.yml" in out.stdout
+    assert out.stdout.startswith("FROM ")
+    assert "environment.yml" in out.stdout
 
 
 def test_cli_reports_missing_identifier_clearly() -> None:
     out = subprocess.run([str(VENV_BIN / "nfdi-launcher"), "build"], capture_output=True,
                          text=True, timeout=60, check=False)
-    assert out.returncode == 2 and "usage: nfdi-launcher build" in out.stderr
+    assert out.returncode == 2
+    assert "usage: nfdi-launcher build" in out.stderr

@@ -7,13 +7,15 @@ from builders.events import BuildEvent, Phase, parse_repo2docker_line
 
 def test_json_line_keeps_phase_and_fields() -> None:
     ev = parse_repo2docker_line('{"phase": "building", "message": "Step 1/3"}\n')
-    assert ev.phase is Phase.BUILDING and ev.message == "Step 1/3\n"
+    assert ev.phase is Phase.BUILDING
+    assert ev.message == "Step 1/3\n"
     assert ev.to_json() == {"phase": "building", "message": "Step 1/3\n"}
 
 
 def test_line_without_phase_passes_through_without_phase() -> None:
     ev = parse_repo2docker_line('{"message": "Picked Local content provider.\\n"}')
-    assert ev.phase is Phase.NONE and "phase" not in ev.to_json()
+    assert ev.phase is Phase.NONE
+    assert "phase" not in ev.to_json()
 
 
 def test_non_json_line_is_unknown() -> None:
@@ -23,13 +25,15 @@ def test_non_json_line_is_unknown() -> None:
 
 def test_repo2docker_failure_line_is_not_terminal() -> None:
     ev = parse_repo2docker_line('{"phase": "failure", "message": "boom"}')
-    assert not ev.terminal and ev.extra["r2d_failed"] is True
+    assert not ev.terminal
+    assert ev.extra["r2d_failed"] is True
 
 
 def test_built_event_roundtrip_has_image_name() -> None:
     ev = BuildEvent(Phase.BUILT, "Built image, launching...", image="r/x:t@sha256:1", cached=True)
     data = ev.to_json()
-    assert data["imageName"] == "r/x:t@sha256:1" and data["phase"] == "built"
+    assert data["imageName"] == "r/x:t@sha256:1"
+    assert data["phase"] == "built"
     assert BuildEvent.from_json(data) == ev
 
 

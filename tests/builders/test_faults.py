@@ -26,7 +26,8 @@ def lock_is_free(manager: BuildManager, events: list[BuildEvent]) -> bool:
 
 def assert_one_failure(events: list[BuildEvent], text: str) -> None:
     terminal = [e for e in events if e.terminal]
-    assert len(terminal) == 1 and terminal[0] is events[-1], [e.message for e in events[-5:]]
+    assert len(terminal) == 1, [e.message for e in events[-5:]]
+    assert terminal[0] is events[-1], [e.message for e in events[-5:]]
     assert events[-1].phase is Phase.FAILED
     assert text in events[-1].message, events[-1].message
 
@@ -38,7 +39,8 @@ async def test_failing_dockerfile(manager_factory: Callable[..., BuildManager], 
     assert_one_failure(events, "Build failed: repo2docker exited with status")
     assert lock_is_free(manager, events)
     again = await collect(manager.build(target_for("failing"), context_dir=repo))
-    assert again[-1].phase is Phase.FAILED and manager.repo2docker_runs == 2
+    assert again[-1].phase is Phase.FAILED
+    assert manager.repo2docker_runs == 2
 
 
 async def test_build_timeout_kills_the_build(manager_factory: Callable[..., BuildManager], tmp_path: Path) -> None:
@@ -70,7 +72,8 @@ async def test_registry_down_during_push(
     assert_one_failure(events, "Build failed")
     assert lock_is_free(manager, events)
     again = await collect(manager.build(target_for("push-down"), context_dir=repo))
-    assert again[-1].phase is Phase.BUILT and not again[-1].cached, again[-1].message
+    assert again[-1].phase is Phase.BUILT, again[-1].message
+    assert not again[-1].cached, again[-1].message
     assert manager.repo2docker_runs == 2
 
 
@@ -98,7 +101,8 @@ asyncio.run(main())
 def start_proxy(sock: Path) -> subprocess.Popen[str]:
     sock.unlink(missing_ok=True)
     proc = subprocess.Popen([sys.executable, "-c", PROXY, str(sock)], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
     return proc
 
 

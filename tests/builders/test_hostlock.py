@@ -26,7 +26,8 @@ time.sleep(120)
 async def test_follower_replays_owner_log_until_result(tmp_path: Path) -> None:
     owner, follower = HostLock(tmp_path, "img:tag"), HostLock(tmp_path, "img:tag")
     assert owner.try_acquire()
-    assert not follower.try_acquire() and not follower.try_probe()
+    assert not follower.try_acquire()
+    assert not follower.try_probe()
     owner.append(BuildEvent(Phase.BUILDING, "step 1"))
     task = asyncio.create_task(_collect(follower))
     await asyncio.sleep(0.5)
@@ -43,7 +44,8 @@ async def test_crashed_owner_leaves_no_stale_lock(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)], stdout=subprocess.PIPE,
                             text=True, cwd=Path(__file__).resolve().parents[2])
     try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "locked"
         follower = HostLock(tmp_path, "img:tag")
         task = asyncio.create_task(_collect(follower))
         await asyncio.sleep(0.5)

@@ -22,7 +22,8 @@ def test_safe_build_slug_matches_binderhub_scheme() -> None:
 def test_repository_name_is_length_limited_and_lowercase() -> None:
     repo = naming.repository_name("Pre_fix/", "gh-" + "A" * 400, limit=128)
     assert len(repo) <= 128
-    assert repo == repo.lower() and "_" not in repo
+    assert repo == repo.lower()
+    assert "_" not in repo
     assert repo.startswith("pre-fix/")
 
 

@@ -36,7 +36,8 @@ def test_rees_dockerfile_tag_builds_then_is_found_by_commit(
     first = cli(*opts, f"{GH}/rees/tree/v1.0")
     assert first.returncode == 0, first.stderr[-3000:]
     image = first.stdout.strip().splitlines()[-1]
-    assert image.startswith(f"{registry.host}/{builder_images}gh-") and "@sha256:" in image
+    assert image.startswith(f"{registry.host}/{builder_images}gh-")
+    assert "@sha256:" in image
     assert "[built] Built image" in first.stderr
     assert counter.read_text().splitlines() == ["run"]
 
@@ -50,7 +51,8 @@ def test_rees_dockerfile_tag_builds_then_is_found_by_commit(
     newer = cli(*opts, f"{GH}/rees/tree/v1.1")  # README changed: new content, new tag
     assert newer.returncode == 0, newer.stderr[-3000:]
     newer_image = newer.stdout.strip().splitlines()[-1]
-    assert newer_image != image and newer_image.split(":")[0] == image.split(":")[0]
+    assert newer_image != image
+    assert newer_image.split(":")[0] == image.split(":")[0]
     assert len(counter.read_text().splitlines()) == 2
 
 

@@ -28,7 +28,8 @@ def test_oci_manifest_needs_oci_accept(registry: Registry) -> None:
     s = registry.session()
     assert s.head(url, headers={"Accept": DOCKER_V2}, timeout=10).status_code == 404
     r = s.head(url, headers={"Accept": OCI}, timeout=10)
-    assert r.status_code == 200 and r.headers["Docker-Content-Digest"] == digest
+    assert r.status_code == 200
+    assert r.headers["Docker-Content-Digest"] == digest
 
 
 def test_stop_start_keeps_port_and_content(registry: Registry) -> None:
@@ -52,7 +53,8 @@ def test_auth_registry_requires_basic_auth(auth_registry: Registry) -> None:
     import requests
 
     anon = requests.get(f"{auth_registry.url}/v2/", timeout=5)
-    assert anon.status_code == 401 and "basic" in anon.headers["WWW-Authenticate"].lower()
+    assert anon.status_code == 401
+    assert "basic" in anon.headers["WWW-Authenticate"].lower()
     assert auth_registry.session().get(f"{auth_registry.url}/v2/", timeout=5).status_code == 200
 
 
@@ -64,7 +66,8 @@ def test_token_registry_accepts_issued_bearer_token(token_registry: tuple[Regist
     reg, tokens = token_registry
     assert isinstance(tokens, TokenServer)
     anon = requests.get(f"{reg.url}/v2/", timeout=5)
-    assert anon.status_code == 401 and anon.headers["WWW-Authenticate"].startswith("Bearer realm=")
+    assert anon.status_code == 401
+    assert anon.headers["WWW-Authenticate"].startswith("Bearer realm=")
     token = tokens.token("")
     ok = requests.get(f"{reg.url}/v2/", headers={"Authorization": f"Bearer {token}"}, timeout=5)
     assert ok.status_code == 200, ok.text

@@ -12,7 +12,8 @@ def test_rate_limit_fixed_window_with_headers() -> None:
     now = [1000.0]
     rl = RateLimiter(limit=2, period=60, clock=lambda: now[0])
     h1 = rl.check("1.2.3.4")
-    assert h1["x-ratelimit-limit"] == "2" and h1["x-ratelimit-remaining"] == "1"
+    assert h1["x-ratelimit-limit"] == "2"
+    assert h1["x-ratelimit-remaining"] == "1"
     assert rl.check("1.2.3.4")["x-ratelimit-remaining"] == "0"
     with pytest.raises(AdmissionError) as err:
         rl.check("1.2.3.4")
@@ -57,14 +58,17 @@ def test_quotas_count_in_progress_launches() -> None:
                 with pytest.raises(AdmissionError, match="Too many users on this launcher"):
                     with q.hold("dave", "t3"):
                         pass
-    assert q.in_progress == 0 and not q.by_user and not q.by_target
+    assert q.in_progress == 0
+    assert not q.by_user
+    assert not q.by_target
 
 
 def test_build_token_roundtrip_and_rejections() -> None:
     secret = "00ff" * 8
     token = buildtoken.issue(secret, "gh/a/b/HEAD", "launch.example.org", 300)
     claims = buildtoken.decode(token, secret, "gh/a/b/HEAD", "launch.example.org")
-    assert claims["aud"] == "gh/a/b/HEAD" and claims["exp"] > time.time()
+    assert claims["aud"] == "gh/a/b/HEAD"
+    assert claims["exp"] > time.time()
     for args, needle in [
         ((token, "other", "gh/a/b/HEAD", "launch.example.org"), "bad signature"),
         ((token, secret, "gh/a/c/HEAD", "launch.example.org"), "another repository"),

@@ -33,22 +33,27 @@ def make_config(**kw: object) -> LauncherConfig:
 async def test_versions_repoproviders_metrics_openapi() -> None:
     async with serving(make_app(make_config())) as url:
         r = await get(url + "versions")
-        assert r.code == 200 and r.headers["Access-Control-Allow-Origin"] == "*"
+        assert r.code == 200
+        assert r.headers["Access-Control-Allow-Origin"] == "*"
         data = body_json(r)
-        assert data["binderhub"].startswith("nfdi-launcher-") and "repo2docker-version" in data["builder_info"]
+        assert data["binderhub"].startswith("nfdi-launcher-")
+        assert "repo2docker-version" in data["builder_info"]
         providers = body_json(await get(url + "api/repoproviders"))
         ids = [p["id"] for p in providers]
         assert {"gh", "gl", "git", "gist", "zenodo", "figshare", "dataverse", "hydroshare", "ckan",
                 "doi", "hdl", "swhid"} <= set(ids)
         gh = providers[ids.index("gh")]
-        assert gh["spec"]["validateRegex"] == "[^/]+/[^/]+/.+" and gh["ref"] == {"enabled": True, "default": "HEAD"}
+        assert gh["spec"]["validateRegex"] == "[^/]+/[^/]+/.+"
+        assert gh["ref"] == {"enabled": True, "default": "HEAD"}
         metrics = (await get(url + "metrics")).body.decode()
         for name in ("binderhub_build_time_seconds", "binderhub_launch_time_seconds", "binderhub_build_count",
                      "binderhub_launch_count", "binderhub_inprogress_builds", "binderhub_inprogress_launches"):
             assert name in metrics
         doc = body_json(await get(url + "api/v1/openapi.json"))
-        assert doc["openapi"].startswith("3.") and "/api/v1/resolve" in doc["paths"]
-        assert "/api/v1/launches" in doc["paths"] and "/build/{provider}/{spec}" in doc["paths"]
+        assert doc["openapi"].startswith("3.")
+        assert "/api/v1/resolve" in doc["paths"]
+        assert "/api/v1/launches" in doc["paths"]
+        assert "/build/{provider}/{spec}" in doc["paths"]
         systems = body_json(await get(url + "api/v1/systems"))
         assert systems["systems"][0]["name"] == "local"
 
@@ -66,7 +71,8 @@ async def test_health_reports_a_down_hub_with_503() -> None:
 async def test_build_requires_event_stream_accept_header() -> None:
     async with serving(make_app(make_config())) as url:
         r = await get(url + "build/gh/a/b/HEAD")
-        assert r.code == 200 and r.headers["Content-Type"] == "text/event-stream"
+        assert r.code == 200
+        assert r.headers["Content-Type"] == "text/event-stream"
         ev = json.loads(r.body.decode().removeprefix("data: "))
         assert ev == {"phase": "failed", "status_code": 400,
                       "message": "Accept header must be text/event-stream\n"}
@@ -89,7 +95,8 @@ async def test_bad_requests_are_failed_events(path: str, status: int, needle: st
     async with serving(make_app(make_config())) as url:
         code, _h, evs, _c = await read_stream(url + path, timeout=30)
         assert code == 200
-        assert evs[-1]["phase"] == "failed" and evs[-1]["status_code"] == status, evs
+        assert evs[-1]["phase"] == "failed", evs
+        assert evs[-1]["status_code"] == status, evs
         assert needle in evs[-1]["message"]
         assert "Traceback" not in json.dumps(evs)
 
@@ -100,7 +107,8 @@ async def test_banned_spec_message_and_xss_is_escaped() -> None:
     async with serving(make_app(config)) as url:
         r = await get(url + f"build/gh/evil/{spec}/HEAD", headers={"Accept": "text/event-stream"})
         raw = r.body.decode()
-        assert "<" not in raw and ">" not in raw
+        assert "<" not in raw
+        assert ">" not in raw
         ev = json.loads(raw.removeprefix("data: "))
         assert ev["status_code"] == 403
         assert ev["message"] == f"Sorry, gh/evil/{spec}/HEAD is not allowed to launch. Please contact admins for more info!\n"
@@ -110,21 +118,25 @@ async def test_rate_limit_429_with_headers_and_build_token_bypass() -> None:
     config = make_config(rate_limit=1, banned_specs=[r"^gh/x/"])
     async with serving(make_app(config)) as url:
         first = await get(url + "build/gh/x/y/HEAD", headers={"Accept": "text/event-stream"})
-        assert first.headers["x-ratelimit-remaining"] == "0" and first.headers["x-ratelimit-limit"] == "1"
+        assert first.headers["x-ratelimit-remaining"] == "0"
+        assert first.headers["x-ratelimit-limit"] == "1"
         second = await get(url + "build/gh/x/y/HEAD", headers={"Accept": "text/event-stream"})
         ev = json.loads(second.body.decode().removeprefix("data: "))
-        assert ev["status_code"] == 429 and ev["message"].startswith("Rate limit exceeded. Try again in ")
+        assert ev["status_code"] == 429
+        assert ev["message"].startswith("Rate limit exceeded. Try again in ")
         host = urlparse(url).netloc
         token = buildtoken.issue(config.build_token_secret, "gh/x/y/HEAD", host)
         third = await get(url + f"build/gh/x/y/HEAD?build_token={token}", headers={"Accept": "text/event-stream"})
         ev = json.loads(third.body.decode().removeprefix("data: "))
-        assert ev["status_code"] == 403 and "not allowed to launch" in ev["message"]  # past the rate limit
+        assert ev["status_code"] == 403  # past the rate limit
+        assert "not allowed to launch" in ev["message"]
 
 
 async def test_oversized_query_is_414_and_never_a_traceback() -> None:
     async with serving(make_app(make_config())) as url:
         r = await get(url + "launch?id=" + "a" * 10000)
-        assert r.code == 414 and body_json(r)["status"] == 414
+        assert r.code == 414
+        assert body_json(r)["status"] == 414
         assert b"Traceback" not in r.body
 
 
@@ -136,7 +148,8 @@ async def test_legacy_and_r2d_redirects() -> None:
         assert loc.path == "/v2/gh/binder-examples/requirements/master"
         assert parse_qs(loc.query) == {"urlpath": ["lab/tree/index.ipynb"]}
         evil = await get(url + "repo/a/b//evil.example/x")
-        assert evil.code == 400 and "Location" not in evil.headers
+        assert evil.code == 400
+        assert "Location" not in evil.headers
         r2d = await get(url + "r2d/gh/o/r/HEAD?system=local&flavor=small&dataDir=/home/jovyan/data&labpath=a.ipynb")
         assert r2d.code == 302
         loc = urlparse(r2d.headers["Location"])
@@ -151,18 +164,22 @@ async def test_legacy_and_r2d_redirects() -> None:
 async def test_launch_refuses_hostile_urlpath(hostile: str) -> None:
     async with serving(make_app(make_config())) as url:
         r = await get(url + "launch?id=gh/a/b/HEAD&urlpath=" + quote(hostile, safe=""))
-        assert r.code == 400 and "Location" not in r.headers
+        assert r.code == 400
+        assert "Location" not in r.headers
         assert "urlpath" in body_json(r)["message"]
 
 
 async def test_launch_errors_are_json() -> None:
     async with serving(make_app(make_config())) as url:
         missing = await get(url + "launch")
-        assert missing.code == 400 and "missing ?id=" in body_json(missing)["message"]
+        assert missing.code == 400
+        assert "missing ?id=" in body_json(missing)["message"]
         bad = await get(url + "launch?id=" + quote("not an identifier at all <b>", safe=""))
-        assert 400 <= bad.code < 500 and b"<b>" not in bad.body
+        assert 400 <= bad.code < 500
+        assert b"<b>" not in bad.body
         api = await get(url + "api/v1/resolve?id=" + quote("ext::sh -c evil", safe=""))
-        assert api.code in (400, 403) and "message" in body_json(api)
+        assert api.code in (400, 403)
+        assert "message" in body_json(api)
 
 
 async def test_under_a_service_prefix() -> None:
@@ -180,7 +197,8 @@ async def test_anonymous_launch_refused_when_disabled_but_build_only_allowed() -
     config = make_config(anonymous=False, banned_specs=[r"^gh/banned/"])
     async with serving(make_app(config)) as url:
         _code, _h, evs, _c = await read_stream(url + "build/gh/a/b/HEAD", timeout=30)
-        assert evs[-1]["status_code"] == 403 and "Log in to the hub" in evs[-1]["message"]
+        assert evs[-1]["status_code"] == 403
+        assert "Log in to the hub" in evs[-1]["message"]
         _code, _h, evs, _c = await read_stream(url + "build/gh/banned/b/HEAD?build_only=true", timeout=30)
         assert "not allowed to launch" in evs[-1]["message"]  # build-only passed the login check
 
@@ -188,9 +206,11 @@ async def test_anonymous_launch_refused_when_disabled_but_build_only_allowed() -
 async def test_json_api_errors() -> None:
     async with serving(make_app(make_config())) as url:
         r = await get(url + "api/v1/launches", method="POST", body="not json")
-        assert r.code == 400 and "JSON object" in body_json(r)["message"]
+        assert r.code == 400
+        assert "JSON object" in body_json(r)["message"]
         r = await get(url + "api/v1/builds", method="POST", body=json.dumps({}))
-        assert r.code == 400 and 'missing "id"' in body_json(r)["message"]
+        assert r.code == 400
+        assert 'missing "id"' in body_json(r)["message"]
         r = await get(url + "api/v1/builds/doesnotexist")
         assert r.code == 404
         r = await get(url + "api/v1/builds", method="POST", body=json.dumps({"id": "x" * 20000}))
@@ -198,4 +218,5 @@ async def test_json_api_errors() -> None:
         # the same storage-path rule as the /build stream, checked before anything runs
         r = await get(url + "api/v1/launches", method="POST",
                       body=json.dumps({"id": "gh/a/b/HEAD", "localstoragepath": "../etc"}))
-        assert r.code == 400 and "absolute path" in body_json(r)["message"]
+        assert r.code == 400
+        assert "absolute path" in body_json(r)["message"]

@@ -32,7 +32,8 @@ def test_resolve_prints_target_json_and_exits_0(repos: None, tmp_path: Path, git
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     sha = git_server.sha("rees-dockerfile", "refs/tags/v1.0^{}")
-    assert data["ref"] == sha and data["launch_path"] == f"v2/gh/o/rees/{sha}"
+    assert data["ref"] == sha
+    assert data["launch_path"] == f"v2/gh/o/rees/{sha}"
     assert {"identifier", "kind", "provider", "source", "files", "chain", "title", "warnings", "choices"} <= set(data)
 
 
@@ -61,8 +62,10 @@ def test_errors_exit_2_with_one_error_line(identifier: str, repos: None, tmp_pat
         run("resolve", identifier, cwd=tmp_path)
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
-    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout == ""
     assert list(tmp_path.iterdir()) == []
 
 

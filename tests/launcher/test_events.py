@@ -12,8 +12,19 @@ STREAMS = fixtures.STREAMS
 CAPTURED = sorted(STREAMS.glob("*.eventsource"))
 
 
-def test_captured_streams_exist() -> None:
-    assert len(CAPTURED) >= 2
+def _phases(name: str) -> list[str | None]:
+    parsed, _ = events.parse_stream((STREAMS / f"{name}.eventsource").read_text())
+    return [ev.get("phase") for ev in parsed]
+
+
+def test_captured_streams_cover_a_cold_build_and_a_cache_hit() -> None:
+    """The grammar test below sees both paths of BinderHub's stream, not just one."""
+    cold = _phases("build-and-launch")
+    assert cold[0] == "waiting"
+    assert {"fetching", "building", None} <= set(cold)  # repo2docker's log, with and without phase
+    cached = _phases("cached-launch")
+    assert cached[0] == "built"
+    assert not {"fetching", "building"} & set(cached)  # a cache hit has no build log
 
 
 @pytest.mark.parametrize("path", CAPTURED, ids=lambda p: p.name)
@@ -26,8 +37,11 @@ def test_captured_binderhub_streams_follow_the_grammar(path: Path) -> None:
 def test_encoding_is_one_data_line_with_escaped_html() -> None:
     spec = '<script>alert("x")</script>&'
     raw = events.encode(events.failed(f"Sorry, {spec} is not allowed", 403))
-    assert raw.startswith(b"data: ") and raw.endswith(b"\n\n") and raw.count(b"\n") == 2
-    assert b"<" not in raw and b">" not in raw and b"&" not in raw.split(b"data: ", 1)[1]
+    assert raw.startswith(b"data: ")
+    assert raw.endswith(b"\n\n")
+    assert raw.count(b"\n") == 2
+    payload = raw.split(b"data: ", 1)[1]
+    assert (b"<" in payload, b">" in payload, b"&" in payload) == (False, False, False)
     data = json.loads(raw[6:])
     assert data == {"phase": "failed", "message": f"Sorry, {spec} is not allowed\n", "status_code": 403}
 
@@ -68,6 +82,7 @@ def test_build_only_ready() -> None:
 
 def test_parse_stream_counts_keepalives_and_rejects_garbage() -> None:
     parsed, comments = events.parse_stream(":keepalive\n\ndata: {\"phase\": \"failed\", \"message\": \"x\\n\"}\n\n")
-    assert comments == 1 and parsed[0]["phase"] == "failed"
+    assert comments == 1
+    assert parsed[0]["phase"] == "failed"
     with pytest.raises(ValueError):
         events.parse_stream("hello\n")

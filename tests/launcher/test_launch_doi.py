@@ -97,9 +97,11 @@ async def test_launch_a_replayed_doi(hub: Any, replay: Any, rewrites_env: dict[s
     assert events.validate_stream(evs) == [], evs[-3:]
     ready = evs[-1]
     assert ready["phase"] == "ready", ready.get("message")
-    assert ready["target"]["kind"] == "archive" and ready["target"]["provider"] == "zenodo"
+    assert ready["target"]["kind"] == "archive"
+    assert ready["target"]["provider"] == "zenodo"
     assert ready["target"]["ref"].startswith(RECID)
     assert ready["target"]["files"][0]["name"] == "demo-repo-v2.0.zip"
     await assert_server_answers(ready)
     nb = await get(ready["url"] + "api/contents/index.ipynb", headers={"Authorization": f"token {ready['token']}"})
-    assert nb.code == 200 and b"from a DOI" in nb.body
+    assert nb.code == 200
+    assert b"from a DOI" in nb.body

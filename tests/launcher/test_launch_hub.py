@@ -84,22 +84,27 @@ async def test_build_and_launch_stream(hub: Any, builder: BuildManager, git_serv
     config = launcher_config(hub)
     async with serving(make_app(config, pipeline=pipeline_for(config, builder))) as url:
         code, headers, evs, _c = await read_stream(url + "build/git/" + spec_for(git_server), timeout=400)
-    assert code == 200 and headers["Content-Type"] == "text/event-stream"
+    assert code == 200
+    assert headers["Content-Type"] == "text/event-stream"
     assert events.validate_stream(evs) == [], evs[-3:]
     ready = evs[-1]
     assert ready["phase"] == "ready", ready
-    assert ready["image"].startswith(IMAGE_PREFIX) and ready["repo_url"] == PUBLIC
+    assert ready["image"].startswith(IMAGE_PREFIX)
+    assert ready["repo_url"] == PUBLIC
     assert ready["binder_request"] == "v2/git/" + spec_for(git_server)
     assert ready["binder_persistent_request"] == ready["target"]["launch_path"]
-    assert ready["binder_client_ip"] == "127.0.0.1" and ready["binder_launch_host"] == url
+    assert ready["binder_client_ip"] == "127.0.0.1"
+    assert ready["binder_launch_host"] == url
     assert any(e.get("target") for e in evs if e.get("phase") == "waiting")  # resolved target shown early
     launching = [e["message"] for e in evs if e.get("phase") == "launching"]
-    assert launching[0] == "Launching server...\n" and any("ready" in m.lower() for m in launching[1:])
+    assert launching[0] == "Launching server...\n"
+    assert any("ready" in m.lower() for m in launching[1:])
     await assert_server_answers(ready)
     user = hub.api("GET", f"/users/{ready['user']}").json()
     options = user["servers"][ready["server_name"]]["user_options"]
     assert options["custom"]["customimage"] == ready["image"] == options["image"]
-    assert options["service"] == "jupyterlab" and options["option"] == "custom"
+    assert options["service"] == "jupyterlab"
+    assert options["option"] == "custom"
     assert options["repo2docker"]["reporef"] == ready["target"]["ref"]
 
     # the same request again: the image is found, nothing is built
@@ -109,12 +114,14 @@ async def test_build_and_launch_stream(hub: Any, builder: BuildManager, git_serv
     launches = [line for line in metrics.splitlines()
                 if line.startswith("binderhub_launch_count_total{") and 'status="success"' in line
                 and f'repo="{PUBLIC}"' in line]
-    assert launches and float(launches[0].rsplit(" ", 1)[1]) >= 2
+    assert launches
+    assert float(launches[0].rsplit(" ", 1)[1]) >= 2
     assert events.validate_stream(again) == [], again[-3:]
     assert not any(e.get("phase") == "building" for e in again)
     built = [e for e in again if e.get("phase") == "built"]
     assert built[0]["message"] == "Found built image, launching...\n"
-    assert again[-1]["image"] == ready["image"] and again[-1]["url"] != ready["url"]  # new temporary user
+    assert again[-1]["image"] == ready["image"]  # new temporary user
+    assert again[-1]["url"] != ready["url"]
     await assert_server_answers(again[-1])
 
 
@@ -126,7 +133,8 @@ async def test_build_only_and_json_api(hub: Any, builder: BuildManager, git_serv
         assert evs[-1]["imageName"].startswith(IMAGE_PREFIX)
         ident = f"{PUBLIC}@{git_server.sha('rees-dockerfile', 'refs/tags/v1.1^{}')}"
         resolved = body_json(await get(url + "api/v1/resolve?id=" + quote("git/" + spec_for(git_server), safe="")))
-        assert resolved["source"] == PUBLIC and resolved["launch_url"].startswith(url + "v2/git/")
+        assert resolved["source"] == PUBLIC
+        assert resolved["launch_url"].startswith(url + "v2/git/")
         r = await get(url + "api/v1/builds", method="POST", body=json.dumps({"id": "git/" + spec_for(git_server)}))
         assert r.code == 202, r.body
         job_url = url.rstrip("/") + r.headers["Location"].replace(config.base_url.rstrip("/"), "", 1)
@@ -135,7 +143,8 @@ async def test_build_only_and_json_api(hub: Any, builder: BuildManager, git_serv
             if job["status"] != "running":
                 break
             await asyncio.sleep(0.2)
-        assert job["status"] == "ready" and job["result"]["imageName"] == evs[-1]["imageName"], job
+        assert job["status"] == "ready", job
+        assert job["result"]["imageName"] == evs[-1]["imageName"], job
         assert ident  # the pinned identifier form is accepted by fdo too
         launch = await get(url + "launch?id=" + quote("git/" + spec_for(git_server), safe="") + "&labpath=index.ipynb")
         assert launch.code == 302
@@ -157,7 +166,8 @@ async def test_repeated_launch_reuses_the_users_server(hub: Any, builder: BuildM
                                           flavor="default"), target=target, image=image)
         results.append([ev async for ev in handoff.launch(ctx)])
     first, second = results[0][-1], results[1][-1]
-    assert first["url"] == second["url"] and first["url"].startswith(hub.url + "user/alice/")
+    assert first["url"] == second["url"]
+    assert first["url"].startswith(hub.url + "user/alice/")
     assert any("Reusing running server" in e["message"] for e in results[1])
     assert first["token"] != second["token"]
     await assert_server_answers(second)
@@ -184,11 +194,14 @@ async def test_unreachable_or_slow_hub_is_a_clear_failed_event(kind: str, builde
             code, _h, evs, comments = await read_stream(url + "build/git/" + spec_for(git_server), timeout=300)
     finally:
         sock.close()
-    assert code == 200 and events.validate_stream(evs) == [], evs[-3:]
+    assert code == 200, evs[-3:]
+    assert events.validate_stream(evs) == [], evs[-3:]
     failed = evs[-1]
-    assert failed["phase"] == "failed" and failed["status_code"] == 503
+    assert failed["phase"] == "failed"
+    assert failed["status_code"] == 503
     assert f"JupyterHub is not reachable at http://127.0.0.1:{port}/hub/api/" in failed["message"]
-    assert "Traceback" not in json.dumps(evs) and "token" not in failed["message"].lower()
+    assert "Traceback" not in json.dumps(evs)
+    assert "token" not in failed["message"].lower()
     if kind == "slow":  # parked ~2 s on the hub: the stream kept alive with comments
         assert comments >= 3
 
@@ -207,7 +220,9 @@ async def test_start_url_handoff_points_the_browser_at_the_hubs_start_api(builde
         _code, _h, evs, _c = await read_stream(url + "build/git/" + spec_for(git_server) + "?name=demo", timeout=300)
     assert events.validate_stream(evs) == [], evs[-3:]
     ready = evs[-1]
-    assert ready["handoff"] == "start-url" and ready["redirect"] is True and ready["token"] == ""
+    assert ready["handoff"] == "start-url"
+    assert ready["redirect"] is True
+    assert ready["token"] == ""
     link = urlparse(ready["url"])
     assert (link.scheme, link.netloc, link.path) == ("https", "hub.nfdi-jupyter.de", "/hub/api/start")
     assert parse_qs(link.query) == {
@@ -230,9 +245,11 @@ async def test_anonymous_user_pool(hub: Any, git_server: Any) -> None:
     assert handoff._refilling is not None
     await asyncio.wait_for(handoff._refilling, 30)
     pooled = list(handoff._pool)
-    assert len(pooled) == 2 and all(n.startswith("anon-") for n in pooled)
+    assert len(pooled) == 2
+    assert all(n.startswith("anon-") for n in pooled)
     second = await handoff.ensure_user(ctx)
-    assert second in pooled and hub.api("GET", f"/users/{second}").status_code == 200
+    assert second in pooled
+    assert hub.api("GET", f"/users/{second}").status_code == 200
     await asyncio.wait_for(handoff._refilling, 30)
     remaining = list(handoff._pool)
     await handoff.close()
@@ -255,7 +272,10 @@ async def test_ambiguous_ref_gives_choices_not_a_guess(git_server: Any, builder:
         os.environ["NFDI_LAUNCHER_URL_REWRITES"] = old
     assert r.code == 300, r.body
     choices = body_json(r)["choices"]
-    assert len(choices) >= 2 and all(c["launch"].startswith("/launch?id=") for c in choices)
+    assert len(choices) >= 2
+    assert all(c["launch"].startswith("/launch?id=") for c in choices)
     failed = evs[-1]
-    assert failed["phase"] == "failed" and failed["status_code"] == 409 and len(failed["choices"]) >= 2
+    assert failed["phase"] == "failed"
+    assert failed["status_code"] == 409
+    assert len(failed["choices"]) >= 2
     assert "ambiguous" in failed["message"]

@@ -68,10 +68,12 @@ async def test_launch_as_hub_service_for_the_logged_in_user(service_hub: Any, gi
         assert events.validate_stream(evs) == [], evs[-3:]
         readies.append(evs[-1])
     first, second = readies
-    assert first["user"] == "alice" and first["url"].startswith(hub.url + "user/alice/"), first.get("message")
+    assert first["user"] == "alice", first.get("message")
+    assert first["url"].startswith(hub.url + "user/alice/"), first.get("message")
     assert second["url"] == first["url"]  # the running server is reused
     assert first["binder_launch_host"] == base
     status = await get(first["url"] + "api/status", headers={"Authorization": f"token {second['token']}"})
-    assert status.code == 200 and "started" in body_json(status)
+    assert status.code == 200
+    assert "started" in body_json(status)
     health = body_json(await get(base + "health"))
     assert {c["service"]: c["ok"] for c in health["checks"]}["JupyterHub API"] is True

@@ -64,7 +64,8 @@ def test_hostile_spec_cannot_leave_the_url(hostile: str) -> None:
     s = snippets.snippets(BASE, hostile, LaunchOptions(urlpath='")<img onerror=alert(1)>'))
     for ch in " \"'<>()`\n":
         assert ch not in s.url, ch
-    assert s.markdown.count("](") == 2 and s.markdown.endswith(s.url + ")")
+    assert s.markdown.count("](") == 2
+    assert s.markdown.endswith(s.url + ")")
     assert s.rst.count("\n") == 1
     parser = _Tags()
     parser.feed(s.html)
@@ -73,7 +74,8 @@ def test_hostile_spec_cannot_leave_the_url(hostile: str) -> None:
 
 def test_html_escapes_ampersands() -> None:
     s = snippets.snippets(BASE, PIN, LaunchOptions(system="a", flavor="b"))
-    assert "&amp;flavor=b" in s.html and "&flavor=b" in s.url
+    assert "&amp;flavor=b" in s.html
+    assert "&flavor=b" in s.url
 
 
 @pytest.mark.parametrize(

@@ -34,4 +34,5 @@ def test_credentials_file_must_be_a_mapping(tmp_path: Path,
 
 def test_every_option_has_help() -> None:
     for name, trait in OutpostConfig.class_traits(config=True).items():
-        assert trait.help and len(trait.help) > 20, name
+        assert trait.help, name
+        assert len(trait.help) > 20, name

@@ -72,7 +72,8 @@ def test_flavors_for(hub: str, auth: dict[str, Any] | None, expected: list[str])
 
 def test_override_and_weight_order_and_no_hubs_section() -> None:
     nfdi = flavors_for(CFG, "nfdi-prod")
-    assert nfdi["m"]["maxPerUser"] == 2 and "maxPerUser" not in CFG.flavors["m"]
+    assert nfdi["m"]["maxPerUser"] == 2
+    assert "maxPerUser" not in CFG.flavors["m"]
     assert list(sorted_flavors(nfdi)) == ["gpu", "m", "s"]
     open_cfg = parse_flavors({"flavors": DOC["flavors"]})
     assert sorted(flavors_for(open_cfg, "anyone")) == ["gpu", "m", "s"]

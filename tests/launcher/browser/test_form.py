@@ -53,7 +53,8 @@ def test_paste_doi_see_provenance_copy_snippets(
     assert release.doi in hops.nth(0).inner_text()
     assert page.inner_text("#provenance dd[data-key='git_tag']") == "v1.0"
     assert page.inner_text("#provenance dd[data-key='git_commit']") == release.commit
-    assert page.is_visible("#launch-btn") and page.is_enabled("#launch-btn")
+    assert page.is_visible("#launch-btn")
+    assert page.is_enabled("#launch-btn")
 
     # only the configured systems; flavors follow the system
     systems = page.eval_on_selector_all("#system option", "os => os.map(o => o.value)")
@@ -87,7 +88,8 @@ def test_paste_doi_see_provenance_copy_snippets(
     assert expected.markdown.startswith(f"[![Binder]({server.url}badge_logo.svg)]({server.url}v2/")
     # the badge preview really loads our SVG
     assert page.evaluate("document.getElementById('badge-preview').naturalWidth") > 60
-    assert page.dialogs == [] and page.errors == []
+    assert page.dialogs == []
+    assert page.errors == []
 
 
 def test_v2_link_with_unknown_system_fails_clearly(page: Any, shot: Any, launcher_factory: Any) -> None:
@@ -97,7 +99,8 @@ def test_v2_link_with_unknown_system_fails_clearly(page: Any, shot: Any, launche
     page.wait_for_selector("li.phase.failed")
     shot(page, "unknown-system")
     status = page.inner_text("#launch-status")
-    assert status.startswith("Failed:") and "not-a-system" in status, status
+    assert status.startswith("Failed:"), status
+    assert "not-a-system" in status, status
     assert page.inner_text("#spec") == "gh/o/r/HEAD"
     assert page.inner_text("#system") == "not-a-system"
 
@@ -115,13 +118,16 @@ def test_ambiguous_ref_offers_choices_before_launch(
     page.click("#resolve-btn")
     page.wait_for_selector("#choices:not([hidden])")
     shot(page, "choices")
-    assert page.is_hidden("#options") and page.is_hidden("#share") and page.is_disabled("#launch-btn")
+    assert page.is_hidden("#options")
+    assert page.is_hidden("#share")
+    assert page.is_disabled("#launch-btn")
     buttons = page.locator("#choice-list button.choice")
     assert buttons.count() == 2, page.inner_text("#choice-list")
     tag_commit = git_server.sha("ambiguous-ref", "refs/tags/v2^{}")
     branch_commit = git_server.sha("ambiguous-ref", "refs/heads/v2")
     listed = page.inner_text("#choice-list")
-    assert "tag" in listed.lower() and "branch" in listed.lower(), listed
+    assert "tag" in listed.lower(), listed
+    assert "branch" in listed.lower(), listed
     # pick the tag: its identifier goes into the box and is resolved to the tag's commit
     tag_button = buttons.filter(has_text="tag").first
     tag_button.click()
@@ -129,5 +135,6 @@ def test_ambiguous_ref_offers_choices_before_launch(
     page.wait_for_function("document.getElementById('t-ref').textContent.length === 40")
     shot(page, "picked")
     assert page.inner_text("#t-ref") == tag_commit != branch_commit
-    assert page.is_enabled("#launch-btn") and page.is_hidden("#choices")
+    assert page.is_enabled("#launch-btn")
+    assert page.is_hidden("#choices")
     assert page.errors == [], page.errors

@@ -157,7 +157,9 @@ def test_binderhub_style_v2_git_link(page: Any, shot: Any, lab_hub: Any, launche
     # the page starts the EventSource at once, with BinderHub's build token
     page.wait_for_selector("li.phase.active, li.phase.done", timeout=30_000)
     shot(page, "v2-started")
-    assert seen and "build_token=" in seen[0] and "/build/git/" in seen[0]
+    assert seen
+    assert "build_token=" in seen[0]
+    assert "/build/git/" in seen[0]
     page.wait_for_selector("#target:not([hidden])", timeout=60_000)
     assert commit in page.inner_text("#target")
     _follow_to_lab(page, shot, lab_hub, "/lab/tree/README.md",

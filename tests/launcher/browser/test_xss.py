@@ -23,7 +23,8 @@ def _assert_nothing_ran(page: Any) -> None:
     assert page.locator("img[src='x']").count() == 0
     # the only scripts are ours, loaded from /static/
     srcs = page.eval_on_selector_all("script", "els => els.map(e => e.getAttribute('src'))")
-    assert srcs and all(s and "/static/" in s for s in srcs), srcs
+    assert srcs, srcs
+    assert all(s and "/static/" in s for s in srcs), srcs
 
 
 def test_identifier_in_form_is_text(page: Any, shot: Any, launcher_factory: Any) -> None:

@@ -31,7 +31,8 @@ def test_ping_is_open_everything_else_needs_the_hub_password(outpost: OutpostPro
 def test_each_hub_sees_its_own_flavors_ordered_by_weight(outpost: OutpostProc) -> None:
     a = outpost.request("GET", "/flavors/").json()
     assert list(a) == ["small", "large"]
-    assert a["small"]["current"] == 0 and a["small"]["max"] == 4
+    assert a["small"]["current"] == 0
+    assert a["small"]["max"] == 4
     assert a["small"]["resources"] == {"cpu_limit": 1, "mem_limit": "1G"}
     b = outpost.request("GET", "/flavors/", hub="hub-b1").json()
     assert list(b) == ["small", "hubb-only"]
@@ -99,13 +100,16 @@ def test_limits_max_and_max_per_user(outpost: OutpostProc) -> None:
                            json=start_body("big", flavor="large")).status_code == 200
     r = outpost.request("POST", "/services",
                         json=start_body("big2", user="bob", user_id="8", flavor="large"))
-    assert r.status_code == 419 and "all 1 slot(s) are in use" in r.json()["args"][0]
+    assert r.status_code == 419
+    assert "all 1 slot(s) are in use" in r.json()["args"][0]
     for name in ("s1", "s2"):
         assert outpost.request("POST", "/services", json=start_body(name)).status_code == 200
     r = outpost.request("POST", "/services", json=start_body("s3"))
-    assert r.status_code == 419 and "limit of 2 server(s) per user" in r.json()["args"][0]
+    assert r.status_code == 419
+    assert "limit of 2 server(s) per user" in r.json()["args"][0]
     flavors = outpost.request("GET", "/flavors/").json()
-    assert flavors["small"]["current"] == 2 and flavors["large"]["current"] == 1
+    assert flavors["small"]["current"] == 2
+    assert flavors["large"]["current"] == 1
     # The same user id on another hub is another user.
     assert outpost.request("POST", "/services", hub="hub-b1",
                            json=start_body("s3")).status_code == 200
@@ -125,7 +129,8 @@ def test_start_poll_stop_and_hubs_cannot_see_each_other(outpost: OutpostProc) ->
     assert token not in outpost.log_tail(1000)
     assert (outpost.workdir / "outpost.sqlite").stat().st_mode & 0o077 == 0
     host, port = r.json()["service"].split(":")
-    assert host == "127.0.0.1" and int(port) > 0
+    assert host == "127.0.0.1"
+    assert int(port) > 0
     (container,) = outpost.containers()
     # Loopback only: host network, the server binds 127.0.0.1.
     env = docker_exec(container, "env")
@@ -148,7 +153,8 @@ def test_start_poll_stop_and_hubs_cannot_see_each_other(outpost: OutpostProc) ->
                     .json()["logs"], 30, "container logs")
     assert any("jupyterhub" in line.lower() or "jupyter" in line.lower() for line in logs)
     r = outpost.request("DELETE", "/services/srv/s1?collect_logs=true")
-    assert r.status_code == 200 and r.json()["logs"]
+    assert r.status_code == 200
+    assert r.json()["logs"]
     assert outpost.containers() == []
     assert outpost.request("GET", "/services/srv/s1").status_code == 404
     # The user's volume stays for the next launch.
@@ -158,7 +164,8 @@ def test_start_poll_stop_and_hubs_cannot_see_each_other(outpost: OutpostProc) ->
 def test_async_start_and_stop(outpost: OutpostProc) -> None:
     r = outpost.request("POST", "/services", json=start_body("bg"),
                         headers={"execution-type": "async"})
-    assert r.status_code == 202 and r.json() == {"service": ""}
+    assert r.status_code == 202
+    assert r.json() == {"service": ""}
     assert outpost.request("GET", "/services/bg/s1").json()["status"] is None
     wait_for(lambda: not outpost.request("GET", "/services/").json()[0]["start_pending"],
              60, "the background start to finish")

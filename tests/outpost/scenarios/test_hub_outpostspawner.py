@@ -50,7 +50,8 @@ def test_start_poll_stop_through_the_outpost(outpost: OutpostProc,
     listed = outpost.request("GET", "/services/").json()
     assert [s["name"] for s in listed] == ["srv"]
     user_id = hub.api("GET", "/users/alice").json()
-    assert len(outpost.containers()) == 1 and user_id
+    assert len(outpost.containers()) == 1
+    assert user_id
     # The hub keeps polling (every 2 s); the server stays up.
     time.sleep(5)
     assert (_server(hub, "alice", "srv") or {}).get("ready")

@@ -63,7 +63,8 @@ def _sighup_restart_outpost(stack: Stack, restarts: int) -> None:
 
     wait_for(restarted, 90, f"the stack to restart its Outpost (restart {restarts})")
     new_pids = re.findall(r"^started outpost \(pid (\d+)", stack.output.read_text(), re.M)
-    assert len(new_pids) == len(pids) + 1 and new_pids[-1] not in pids, new_pids
+    assert len(new_pids) == len(pids) + 1, new_pids
+    assert new_pids[-1] not in pids, new_pids
 
 
 def _memory_limit(stack: Stack) -> int:
