@@ -15,7 +15,8 @@ from fdo.errors import (
     UpstreamError,
 )
 from fdo.fetch import fetch
-from fdo.identifiers import Identifier, parse
+from fdo.identifiers import Identifier
+from fdo.providers import parse
 from fdo.resolve import Resolution, ResolverConfig, resolve
 from fdo.target import Choice, FileEntry, Hop, LaunchTarget
 

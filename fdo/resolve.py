@@ -17,14 +17,15 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from traitlets import Float, Int, List, Unicode
+from traitlets import Float, Int, List, TraitError, Unicode, validate
 from traitlets.config import Config, Configurable
 from traitlets.utils.importstring import import_item
 
 from fdo.config import NetConfig
 from fdo.errors import NotFound, RefusedTarget, UnsupportedIdentifier, UpstreamError
-from fdo.identifiers import DEFAULT_HOSTS, Identifier, KnownHosts, parse
+from fdo.identifiers import Identifier
 from fdo.net import Git, HttpClient, HttpNotFound
+from fdo.providers import ProviderTable, hosted_ids
 from fdo.resolvers import DEFAULT_RESOLVERS, ResolveContext, Resolver
 from fdo.target import LaunchTarget
 
@@ -61,18 +62,30 @@ class ResolverConfig(Configurable):
     extra_hosts = List(
         Unicode(),
         [],
-        help="""Extra hosts recognised by URL shape, as ``<kind>:<host>`` with kind one of
-        zenodo, invenio, figshare, dataverse, hydroshare, ckan, rsd
+        help=f"""Extra hosts recognised by URL shape, as ``<provider>:<host>`` with provider
+        one of {", ".join(hosted_ids())}
         (e.g. ``dataverse:data.goettingen-research-online.de``).""",
     ).tag(config=True)
 
-    def known_hosts(self) -> KnownHosts:
+    @validate("extra_hosts")
+    def _check_extra_hosts(self, proposal: dict[str, Any]) -> list[str]:
+        items = [str(item) for item in proposal["value"]]
+        for item in items:
+            kind, _, host = item.partition(":")
+            if kind not in hosted_ids() or not host:
+                raise TraitError(
+                    f"extra_hosts entry {item!r} is not <provider>:<host> with provider one of "
+                    f"{', '.join(hosted_ids())}"
+                )
+        return items
+
+    def provider_table(self) -> ProviderTable:
+        """The provider table with :attr:`extra_hosts` added to the rows' hosts."""
         extra: dict[str, set[str]] = {}
         for item in self.extra_hosts:
             kind, _, host = str(item).partition(":")
-            extra.setdefault(kind, set()).add(host.lower())
-        fields = {k: getattr(DEFAULT_HOSTS, k) | frozenset(v) for k, v in extra.items() if hasattr(DEFAULT_HOSTS, k)}
-        return KnownHosts(**fields)
+            extra.setdefault(kind, set()).add(host)
+        return ProviderTable(extra_hosts=extra)
 
 
 class ResolutionCache:
@@ -124,7 +137,7 @@ class Resolution:
         net = NetConfig(config=self.config)
         self.http = http if http is not None else HttpClient(net)
         self.git = git if git is not None else Git(net)
-        self.hosts = self.settings.known_hosts()
+        self.table = self.settings.provider_table()
         self.plugins: list[Resolver] = [
             import_item(name)(config=self.config) for name in self.settings.resolvers
         ]
@@ -139,8 +152,8 @@ class Resolution:
             hit = self.cache.get(key)
             if hit is not None:
                 return hit if hit.identifier == identifier else hit.with_(identifier=identifier)
-        ident = parse(identifier, hosts=self.hosts)
-        ctx = ResolveContext(http=self.http, git=self.git, hosts=self.hosts)
+        ident = self.table.parse(identifier)
+        ctx = ResolveContext(http=self.http, git=self.git, table=self.table)
         target = self._run(ident, ctx).with_(identifier=identifier)
         ttl = self.settings.mutable_cache_ttl if ctx.mutable or target.choices else self.settings.cache_ttl
         if use_cache:

@@ -11,17 +11,13 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from fdo.providers import display_name
 from launcher.pipeline import LaunchContext
 
 log = logging.getLogger("nfdi_launcher.launch_events")
 
 SCHEMA = "binderhub.jupyter.org/launch"
 VERSION = 6
-PROVIDER_NAMES = {
-    "gh": "GitHub", "gist": "Gist", "gl": "GitLab", "git": "Git", "zenodo": "Zenodo",
-    "figshare": "Figshare", "hydroshare": "Hydroshare", "dataverse": "Dataverse", "ckan": "CKAN",
-    "doi": "DOI", "hdl": "Handle", "swhid": "SoftwareHeritage", "rsd": "RSD",
-}
 
 
 def launch_event(ctx: LaunchContext) -> dict[str, Any] | None:
@@ -32,7 +28,7 @@ def launch_event(ctx: LaunchContext) -> dict[str, Any] | None:
     return {
         "schema": SCHEMA, "version": VERSION,
         "timestamp": datetime.now(UTC).isoformat(),
-        "provider": PROVIDER_NAMES.get(req.provider, req.provider),
+        "provider": display_name(req.provider),
         "spec": req.spec,
         "ref": ctx.target.ref,
         "status": "success",

@@ -5,25 +5,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Literal
 
-from fdo.errors import MalformedIdentifier
+from fdo.errors import MalformedIdentifier, RefusedTarget
 
-IdentKind = Literal[
-    "git",
-    "doi",
-    "handle",
-    "swhid",
-    "rsd",
-    "rocrate",
-    "zenodo",
-    "invenio",
-    "figshare",
-    "dataverse",
-    "hydroshare",
-    "ckan",
-    "url",
-]
+#: ``git``, ``doi``, ``handle``, ``swhid``, ``url`` (a landing page found in a record), or the
+#: id of a provider that has its own resolver (``zenodo``, ``hydroshare``, ...)
+IdentKind = str
 
 #: Longest identifier we accept; real DOIs/URLs are far shorter, and a bound keeps
 #: regexes and logs cheap on hostile input.
@@ -96,3 +83,17 @@ def check_ascii_scheme(text: str) -> None:
         f"scheme or host contains non-ASCII characters{hint}",
         "type the URL with plain ASCII letters (use the punycode xn-- form for international domains)",
     )
+
+
+def refuse_transports(text: str) -> None:
+    """Git transport helpers, ``file:`` and ``git://`` are refused whatever follows them."""
+    low = text.lower()
+    if "::" in low.split("/", 1)[0] or low.startswith(("ext:", "fd:")):
+        raise RefusedTarget(
+            "Git transport helpers ('<transport>::<address>') are not allowed; "
+            "give an https:// repository URL"
+        )
+    if low.startswith(("file:", "git+file:")):
+        raise RefusedTarget("file: URLs are not allowed; give an https:// repository URL")
+    if low.startswith("git://"):
+        raise RefusedTarget("unencrypted git:// URLs are not allowed; use the https:// URL")

@@ -18,6 +18,8 @@ GIST_HOSTS = frozenset({"gist.github.com"})
 GITLAB_HOSTS = frozenset({"gitlab.com", "www.gitlab.com"})
 GITEA_HOSTS = frozenset({"codeberg.org", "gitea.com"})
 BITBUCKET_HOSTS = frozenset({"bitbucket.org"})
+#: hosts whose every page belongs to a Git repository (never a landing page)
+FORGE_HOSTS = GITHUB_HOSTS | GIST_HOSTS | GITLAB_HOSTS | GITEA_HOSTS | BITBUCKET_HOSTS
 
 
 def check_ref(ref: str) -> str:

@@ -1,4 +1,9 @@
-"""DOIs, Handle PIDs and SWHIDs: pure syntax, no network."""
+"""DOIs, Handle PIDs and SWHIDs: pure syntax, no network.
+
+``try_*`` answer None for text that is not of their kind; the others raise
+:class:`~fdo.errors.MalformedIdentifier` (the text followed ``doi:``, ``hdl/``, ...).
+The ``*_spec`` and ``*_page`` functions are the rows' parsers in :mod:`fdo.providers`.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from urllib.parse import unquote
 
 from fdo.errors import UnsupportedIdentifier
 from fdo.identifiers._base import Identifier, malformed
+from fdo.identifiers.urls import Classifier, SpecParser, WebUrl
 
 # DOI: "10." + registrant code + "/" + non-empty suffix without blanks (DOI Handbook 2.2).
 _DOI = re.compile(r"^(10\.\d{4,9}(?:\.[\w]+)*)/(\S+)$")
@@ -52,13 +58,24 @@ def _strip_prefix(text: str, prefixes: tuple[str, ...]) -> str | None:
     return None
 
 
-def parse_doi(text: str, raw: str, *, explicit: bool = False, hint: str = "") -> Identifier | None:
-    """``10.x/y``, ``doi:``, ``https://doi.org/``, ``dx.doi.org``, ``info:doi/`` (any case)."""
+def try_doi(text: str, raw: str, *, hint: str = "") -> Identifier | None:
+    """A DOI in any spelling (``10.x/y``, ``doi:``, ``https://doi.org/``, ...), or None when
+    ``text`` does not look like one. A query string after a bare DOI is dropped."""
     body = _strip_prefix(text, _DOI_PREFIXES)
     if body is None:
-        if not (explicit or text.startswith("10.")):
+        if not text.startswith("10."):
             return None
         body = text
+    return _doi(body, raw, explicit=False, hint=hint)
+
+
+def doi(text: str, raw: str, *, hint: str = "") -> Identifier:
+    """``text`` must be a DOI (it followed ``doi:`` or a ``doi/``, ``zenodo/``, ... spec)."""
+    body = _strip_prefix(text, _DOI_PREFIXES)
+    return _doi(text if body is None else body, raw, explicit=True, hint=hint)
+
+
+def _doi(body: str, raw: str, *, explicit: bool, hint: str) -> Identifier:
     body = unquote(body.split("#", 1)[0])
     if "?" in body and not explicit:
         body = body.split("?", 1)[0]
@@ -88,15 +105,24 @@ def parse_doi(text: str, raw: str, *, explicit: bool = False, hint: str = "") ->
     return Identifier("doi", normalized, parts, raw)
 
 
-def parse_handle(text: str, raw: str, *, explicit: bool = False) -> Identifier | None:
-    """``hdl:p/s``, ``https://hdl.handle.net/p/s``, and bare ``p/s`` with a numeric prefix."""
+def try_handle(text: str, raw: str) -> Identifier | None:
+    """``https://hdl.handle.net/p/s``, ``hdl:p/s`` or a bare ``p/s`` with a numeric prefix;
+    None when ``text`` does not look like a Handle PID."""
     body = _strip_prefix(text, _HANDLE_PREFIXES)
-    if body is None:
-        if not explicit and not _HANDLE.match(text):
-            return None
-        body = text
+    if body is None and not _HANDLE.match(text):
+        return None
+    return _handle(text if body is None else body, raw, explicit=body is not None)
+
+
+def handle(text: str, raw: str) -> Identifier:
+    """``text`` must be a Handle PID (it followed ``hdl:`` or the ``hdl/`` spec)."""
+    body = _strip_prefix(text, _HANDLE_PREFIXES)
+    return _handle(text if body is None else body, raw, explicit=True)
+
+
+def _handle(body: str, raw: str, *, explicit: bool) -> Identifier:
     body = unquote(body.split("?", 1)[0].split("#", 1)[0]).strip()
-    m = _HANDLE_EXPLICIT.match(body) if explicit or body is not text else _HANDLE.match(body)
+    m = (_HANDLE_EXPLICIT if explicit else _HANDLE).match(body)
     if not m:
         raise malformed(
             f"'{body}' is not a Handle PID (expected <prefix>/<suffix>, e.g. 21.11152/474a...)",
@@ -104,22 +130,28 @@ def parse_handle(text: str, raw: str, *, explicit: bool = False) -> Identifier |
         )
     prefix, suffix = m.group(1), m.group(2)
     if prefix.startswith("10."):
-        return parse_doi(body, raw, explicit=True)
+        return doi(body, raw)
     if ".." in suffix.split("/") or prefix == "0":
         raise malformed(f"'{body}' is not a resolvable Handle PID", "paste the PID as published")
     pid = f"{prefix}/{suffix}"
     return Identifier("handle", f"hdl:{pid}", {"pid": pid, "prefix": prefix, "suffix": suffix}, raw)
 
 
-def parse_swhid(text: str, raw: str, *, explicit: bool = False) -> Identifier | None:
+def try_swhid(text: str, raw: str) -> Identifier | None:
+    """A SWHID (or its archive/identifiers.org URL), or None when ``text`` is none."""
+    body = _strip_prefix(text, _SWH_URL_PREFIXES)
+    if not (text if body is None else body).startswith("swh:"):
+        return None
+    return swhid(text, raw)
+
+
+def swhid(text: str, raw: str) -> Identifier:
     """SWHID core + qualifiers per swh-model's grammar; ``cnt`` is refused as not launchable."""
     body = _strip_prefix(text, _SWH_URL_PREFIXES)
     if body is None:
         body = text
     if not body.startswith("swh:"):
-        if explicit:
-            raise malformed(f"'{body}' is not a SWHID", "write swh:1:<dir|rev|rel|snp>:<40 hex>")
-        return None
+        raise malformed(f"'{body}' is not a SWHID", "write swh:1:<dir|rev|rel|snp>:<40 hex>")
     core, _, qualifier_text = body.partition(";")
     m = _SWH_CORE.match(core)
     if not m:
@@ -163,3 +195,42 @@ def _swh_qualifiers(text: str) -> dict[str, str]:
             raise malformed("SWHID lines= must be <n> or <n>-<m>", "fix the line range")
         out[key] = value
     return out
+
+
+def doi_spec(hint: str = "") -> SpecParser:
+    """``doi/<doi>``, and ``zenodo/``, ``figshare/``, ``dataverse/<doi>`` with a provider hint."""
+
+    def parse(rest: str, raw: str, _table: Classifier) -> Identifier:
+        return doi(unquote(rest), raw, hint=hint)
+
+    return parse
+
+
+def handle_spec(rest: str, raw: str, _table: Classifier) -> Identifier:
+    return handle(unquote(rest), raw)
+
+
+def swhid_spec(rest: str, raw: str, _table: Classifier) -> Identifier:
+    return swhid(unquote(rest), raw)
+
+
+def doi_page(url: WebUrl, raw: str, hosts: frozenset[str]) -> Identifier | None:
+    if url.host not in hosts:
+        return None
+    return try_doi(url.text, raw) or _not_a_link(url, "DOI", "https://doi.org/10.<registrant>/<suffix>")
+
+
+def handle_page(url: WebUrl, raw: str, hosts: frozenset[str]) -> Identifier | None:
+    if url.host not in hosts:
+        return None
+    return try_handle(url.text, raw) or _not_a_link(url, "Handle", "https://hdl.handle.net/<prefix>/<suffix>")
+
+
+def swhid_page(url: WebUrl, raw: str, hosts: frozenset[str]) -> Identifier | None:
+    if url.host not in hosts or "/swh:" not in url.path:
+        return None
+    return swhid(url.text[url.text.index("swh:") :], raw)
+
+
+def _not_a_link(url: WebUrl, what: str, form: str) -> Identifier:
+    raise malformed(f"'{url.text[:80]}' is not a {what} link", f"paste it as {form}")

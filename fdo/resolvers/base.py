@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from traitlets.config import LoggingConfigurable
 
-from fdo.identifiers import DEFAULT_HOSTS, Identifier, KnownHosts, parse
+from fdo.identifiers import Identifier
 from fdo.target import Hop, LaunchTarget
 
 if TYPE_CHECKING:
     from fdo.net import Git, HttpClient
+    from fdo.providers import ProviderTable
 
 Outcome = LaunchTarget | Identifier
 
@@ -28,7 +29,8 @@ class ResolveContext:
 
     http: HttpClient
     git: Git
-    hosts: KnownHosts = DEFAULT_HOSTS
+    #: the provider table (with the operator's extra hosts) that classifies URLs in records
+    table: ProviderTable
     hops: list[Hop] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     provenance: dict[str, str] = field(default_factory=dict)
@@ -44,7 +46,11 @@ class ResolveContext:
 
     def location(self, url: str) -> Identifier:
         """Classify a URL found inside a record (a landing page stays a ``url``)."""
-        return parse(url, hosts=self.hosts, location=True)
+        return self.table.parse(url, location=True)
+
+    def parse(self, text: str) -> Identifier:
+        """Classify an identifier found inside a record (a DOI, a SWHID, ...)."""
+        return self.table.parse(text)
 
 
 class Resolver(LoggingConfigurable):

@@ -2,13 +2,50 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
+import re
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from fdo.errors import NotFound
-from fdo.identifiers import Identifier
+from fdo.identifiers import Classifier, Identifier, WebUrl, malformed
 from fdo.net import HttpNotFound
 from fdo.resolvers.base import Outcome, ResolveContext, Resolver, archive_target, as_dict, as_list
 from fdo.target import FileEntry
+
+
+def ckan_spec(rest: str, raw: str, _table: Classifier) -> Identifier:
+    """``ckan/<URL-encoded dataset URL, optionally with ?activity_id=...>``."""
+    return ckan_url(unquote(rest), raw)
+
+
+def ckan_page(url: WebUrl, raw: str, hosts: frozenset[str]) -> Identifier | None:
+    if url.host not in hosts or "dataset" not in url.segments:
+        return None
+    return ckan_url(url.text, raw)
+
+
+def ckan_url(text: str, raw: str) -> Identifier:
+    """``<base>/dataset/<name>[/history/<activity>|?activity_id=<activity>]``."""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise malformed("CKAN spec is not an http(s) URL", "URL-encode the dataset URL")
+    segs = [s for s in parts.path.split("/") if s]
+    if "dataset" not in segs or segs.index("dataset") + 1 >= len(segs):
+        raise malformed("CKAN URL has no /dataset/<name>", "paste the dataset page URL")
+    cut = segs.index("dataset")
+    dataset = segs[cut + 1]
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,200}", dataset):
+        raise malformed("CKAN dataset name is not valid", "paste the dataset page URL")
+    activity = (parse_qs(parts.query).get("activity_id") or [""])[0]
+    if len(segs) > cut + 3 and segs[cut + 2] == "history":
+        activity = segs[cut + 3]
+    if activity and not re.fullmatch(r"[0-9a-f-]{8,64}", activity):
+        raise malformed("CKAN activity id is not valid", "copy the activity link again")
+    base = f"{parts.scheme}://{parts.netloc}" + ("/" + "/".join(segs[:cut]) if cut else "")
+    out = {"base": base, "dataset": dataset, "url": f"{base}/dataset/{dataset}"}
+    if activity:
+        out["activity_id"] = activity
+    norm = f"ckan:{base}/dataset/{dataset}" + (f"@{activity}" if activity else "")
+    return Identifier("ckan", norm, out, raw)
 
 
 class CkanResolver(Resolver):

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote
 
 from fdo.errors import NotFound, UnsupportedIdentifier
-from fdo.identifiers import Identifier
+from fdo.identifiers import Identifier, WebUrl, malformed, pids
 from fdo.resolvers.base import Outcome, ResolveContext, Resolver, archive_target, as_dict, as_list
 from fdo.target import FileEntry
+
+
+def dataverse_page(url: WebUrl, raw: str, hosts: frozenset[str]) -> Identifier | None:
+    """``dataset.xhtml?persistentId=doi:...[&version=x.y]`` on a known host, or that shape anywhere."""
+    shaped = url.segments[-1:] in (["dataset.xhtml"], ["citation"]) and bool(url.query)
+    if url.host not in hosts and not shaped:
+        return None
+    pid = url.param("persistentId")
+    if not pid:
+        raise malformed("Dataverse URL has no persistentId", "paste the dataset's DOI")
+    ident = pids.doi(pid, raw, hint="dataverse")
+    ident.parts["host"] = url.host
+    version = url.param("version")
+    if re.fullmatch(r"\d+\.\d+", version):
+        ident.parts["version"] = version
+    return Identifier("dataverse", ident.normalized, ident.parts, raw)
 
 
 class DataverseResolver(Resolver):

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fdo.errors import NotFound, UnsupportedIdentifier
-from fdo.identifiers import Identifier, parse
+from fdo.identifiers import Identifier
 from fdo.identifiers.forges import HEX_SHA
 from fdo.resolvers.base import Outcome, ResolveContext, Resolver, as_dict, as_list
 from fdo.target import Choice, LaunchTarget
@@ -68,7 +68,7 @@ class DoiResolver(Resolver):
             raise NotFound(f"DataCite has no record for DOI {ident.get('doi')}; check the DOI")
         for value in _identifier_values(attrs):
             if value.startswith("swh:1:"):
-                return parse(value)
+                return ctx.parse(value)
         url = str(attrs.get("url") or "")
         if url:
             loc = ctx.location(url)

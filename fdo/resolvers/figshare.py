@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 from fdo.errors import NotFound
-from fdo.identifiers import Identifier
+from fdo.identifiers import Identifier, WebUrl, malformed
 from fdo.resolvers.base import Outcome, ResolveContext, Resolver, archive_target, as_dict, as_list
 from fdo.target import FileEntry
 
 FIGSHARE_API = "https://api.figshare.com/v2"
+
+
+def figshare_page(url: WebUrl, raw: str, hosts: frozenset[str]) -> Identifier | None:
+    """``/articles/<slug>/<id>[/<version>]`` on figshare.com or an institutional ``*.figshare.com``."""
+    if url.host not in hosts and not url.host.endswith(".figshare.com"):
+        return None
+    segs = url.segments
+    nums = [i for i, s in enumerate(segs) if s.isdigit()]
+    if not segs or segs[0] != "articles" or not nums:
+        raise malformed("Figshare URL does not name an article", "paste the article's DOI")
+    first = nums[0]
+    article = segs[first]
+    version = segs[first + 1] if first + 1 < len(segs) and segs[first + 1].isdigit() else ""
+    parts = {"host": url.host, "id": article}
+    if version:
+        parts["version"] = version
+    norm = f"figshare:{article}" + (f".v{version}" if version else "")
+    return Identifier("figshare", norm, parts, raw)
 
 
 class FigshareResolver(Resolver):

@@ -8,12 +8,40 @@ from typing import Any
 from traitlets import Bool
 
 from fdo.errors import NotFound, ResolveError
-from fdo.identifiers import Identifier
+from fdo.identifiers import Identifier, WebUrl, malformed
 from fdo.resolvers.base import Outcome, ResolveContext, Resolver, archive_target, as_dict, as_list
 from fdo.resolvers.git import pick_ref
 from fdo.target import FileEntry, LaunchTarget
 
 _TREE = re.compile(r"^https://github\.com/(?P<repo>[^/]+/[^/]+)/tree/(?P<tag>.+)$")
+_INVENIO_ID = re.compile(r"^(?:\d+|[0-9a-z]{5}-[0-9a-z]{5})$")
+
+
+def zenodo_page(url: WebUrl, raw: str, hosts: frozenset[str]) -> Identifier | None:
+    """``/records/<id>``, ``/record/<id>``, ``/api/records/<id>``, ``/doi/10.5281/zenodo.<id>``."""
+    if url.host not in hosts:
+        return None
+    segs, recid = url.segments, ""
+    if len(segs) >= 2 and segs[0] in ("record", "records"):
+        recid = segs[1]
+    elif len(segs) >= 3 and segs[:2] == ["api", "records"]:
+        recid = segs[2]
+    elif len(segs) >= 3 and segs[0] == "doi":
+        doi = "/".join(segs[1:])
+        recid = doi.rsplit("zenodo.", 1)[-1] if "zenodo." in doi else ""
+    if not recid.isdigit():
+        raise malformed("Zenodo URL does not name a record", "paste https://zenodo.org/records/<id>")
+    return Identifier("zenodo", f"zenodo:{url.host}/{recid}", {"host": url.host, "recid": recid}, raw)
+
+
+def invenio_page(url: WebUrl, raw: str, hosts: frozenset[str]) -> Identifier | None:
+    """``https://<InvenioRDM host>/records/<id>``."""
+    segs = url.segments
+    if url.host not in hosts or len(segs) != 2 or segs[0] != "records":
+        return None
+    if not _INVENIO_ID.match(segs[1]):
+        raise malformed(f"'{segs[1][:40]}' is not a record id", "paste the record URL")
+    return Identifier("invenio", f"invenio:{url.host}/{segs[1]}", {"host": url.host, "recid": segs[1]}, raw)
 
 
 def record_files(record: dict[str, Any]) -> tuple[FileEntry, ...]:

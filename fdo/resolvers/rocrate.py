@@ -11,12 +11,43 @@ from __future__ import annotations
 import hashlib
 import re
 from typing import Any
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 from fdo.errors import NotFound
-from fdo.identifiers import Identifier
+from fdo.identifiers import Classifier, Identifier, WebUrl, malformed
 from fdo.resolvers.base import Outcome, ResolveContext, Resolver, archive_target, as_dict, as_list
 from fdo.target import Choice, FileEntry, LaunchTarget
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def rocrate_spec(rest: str, raw: str, table: Classifier) -> Identifier:
+    """``rocrate/<url-encoded crate URL>[/<sha256 of the metadata file or zip>]``."""
+    encoded, _, digest = rest.partition("/")
+    url = unquote(encoded)
+    usage = "write rocrate/<URL-encoded .../ro-crate-metadata.json or .crate.zip URL>/<sha256>"
+    if not url.lower().startswith(("https://", "http://")):
+        raise malformed("rocrate/ spec does not contain an http(s) URL", usage)
+    if table.url(url, raw).kind != "rocrate":
+        raise malformed("rocrate/ spec does not name an RO-Crate", usage)
+    digest = digest.strip("/").lower()
+    if digest and not _SHA256.match(digest):
+        raise malformed(f"'{digest[:70]}' is not a sha256 digest (64 hex digits)", usage)
+    return rocrate_identifier(url, raw, digest)
+
+
+def rocrate_page(url: WebUrl, raw: str, hosts: frozenset[str]) -> Identifier | None:
+    """Any host: the URL of an ``ro-crate-metadata.json`` or a ``.crate.zip``."""
+    if not url.path.lower().endswith(("/ro-crate-metadata.json", ".crate.zip")):
+        return None
+    return rocrate_identifier(url.text, raw)
+
+
+def rocrate_identifier(url: str, raw: str, sha256: str = "") -> Identifier:
+    """An RO-Crate URL, optionally pinned to the sha256 of its metadata file (or zip)."""
+    if not sha256:
+        return Identifier("rocrate", url, {"url": url}, raw)
+    return Identifier("rocrate", f"{url}@sha256:{sha256}", {"url": url, "sha256": sha256}, raw)
 
 
 def _types(entity: dict[str, Any]) -> set[str]:

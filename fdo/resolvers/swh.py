@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from traitlets import Float, Int, Unicode
 
-from fdo.errors import NotFound, UpstreamError
-from fdo.identifiers import Identifier, parse
+from fdo.errors import FetchError, NotFound, UpstreamError
+from fdo.identifiers import Identifier
 from fdo.net.http import HttpClient
 from fdo.net.poll import PollLimits, poll_until
 from fdo.resolvers.base import Outcome, ResolveContext, Resolver, as_dict
 from fdo.target import Choice, FileEntry, LaunchTarget
+
+log = logging.getLogger("fdo.fetch")
 
 SWH = "https://archive.softwareheritage.org"
 #: vault states in which the bundle is still being cooked
@@ -47,6 +51,28 @@ def vault_failure(core: str, status: Mapping[str, Any]) -> str:
     """One-line message for a ``failed`` vault status, with the vault's own reason."""
     return (f"the Software Heritage vault could not prepare {core}: "
             f"{status.get('progress_message') or 'failed'}; try again later")
+
+
+def prepare_vault(target: LaunchTarget, http: HttpClient, limits: PollLimits) -> LaunchTarget:
+    """At fetch time: wait for a bundle that was not cooked at resolution, then take its URL."""
+    url = target.provenance.get(VAULT_STATUS_KEY)
+    if not url:
+        return target
+    status = vault_wait(http, url, limits)
+    state = status.get("status")
+    if state == "failed":
+        raise FetchError(vault_failure(target.ref, status))
+    if state != "done":
+        raise FetchError(
+            f"the Software Heritage vault is still preparing {target.ref} "
+            f"(status {str(state)[:20]!r} after {limits.describe()}); try again later"
+        )
+    fetch_url = status.get("fetch_url")
+    if not isinstance(fetch_url, str) or not fetch_url:
+        raise FetchError(f"the Software Heritage vault says {target.ref} is done but gives no fetch_url")
+    log.info("vault bundle of %s is ready", target.ref)
+    files = tuple(replace(f, url=fetch_url) for f in target.files[:1])
+    return target.with_(files=files)
 
 
 class SwhResolver(Resolver):
@@ -88,10 +114,10 @@ class SwhResolver(Resolver):
             rel = self._api(ctx, f"release/{sha}/")
             if rel.get("target_type") != "revision":
                 raise NotFound(f"release {sha} does not point at a revision; use a dir/rev SWHID")
-            return parse(f"swh:1:rev:{rel['target']}")
+            return ctx.parse(f"swh:1:rev:{rel['target']}")
         if kind == "rev":
             rev = self._api(ctx, f"revision/{sha}/")
-            return parse(f"swh:1:dir:{rev['directory']}")
+            return ctx.parse(f"swh:1:dir:{rev['directory']}")
         if kind == "snp":
             return self._snapshot(ident, sha, ctx)
         return self._directory(ident, sha, ctx)
@@ -99,7 +125,7 @@ class SwhResolver(Resolver):
     def _snapshot(self, ident: Identifier, sha: str, ctx: ResolveContext) -> Outcome:
         anchor = ident.get("anchor")
         if anchor:
-            return parse(anchor)
+            return ctx.parse(anchor)
         snp = self._api(ctx, f"snapshot/{sha}/")
         branches = as_dict(snp.get("branches"))
         head = as_dict(branches.get("HEAD"))
@@ -107,7 +133,7 @@ class SwhResolver(Resolver):
             head = as_dict(branches.get(str(head.get("target"))))
         if head.get("target_type") in ("revision", "release"):
             short = "rev" if head["target_type"] == "revision" else "rel"
-            return parse(f"swh:1:{short}:{head['target']}")
+            return ctx.parse(f"swh:1:{short}:{head['target']}")
         choices = tuple(
             Choice(identifier=f"swh:1:rev:{b['target']}", label=name, reason="snapshot branch")
             for name, b in ((n, as_dict(v)) for n, v in sorted(branches.items()))

@@ -13,7 +13,7 @@ from typing import Any
 
 from tornado.iostream import StreamClosedError
 
-from fdo.identifiers import SPEC_PROVIDERS
+from fdo.providers import SPEC_PROVIDERS
 from launcher import buildtoken, events
 from launcher.admission import AdmissionError
 from launcher.handlers.base import BaseHandler, UserError

@@ -38,7 +38,9 @@ def _guard(no_dns_beyond_loopback: list[str]) -> None:
 
 def _assert_clear(err: BaseException) -> None:
     message = str(err)
-    assert message and "\n" not in message and len(message) < 400, message
+    assert message, message
+    assert "\n" not in message, message
+    assert len(message) < 400, message
     assert "Traceback" not in message
 
 
@@ -180,5 +182,6 @@ NETNS_CASES = [*NETWORK, *RECORD_CASES, "https://zenodo.org/records/777"]
 def test_private_and_metadata_hosts_refused_in_netns(case: str, netns_results: dict[str, Any]) -> None:
     result = netns_results["results"][case]
     assert result["error"] == "RefusedTarget", result
-    assert "\n" not in result["message"] and result["message"]
+    assert "\n" not in result["message"]
+    assert result["message"]
     assert netns_results["contacted"] == []

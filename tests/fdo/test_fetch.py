@@ -81,7 +81,8 @@ def test_swh_vault_tarball_is_unpacked_and_flattened(replay: ReplayServer, tmp_p
     target = LaunchTarget(identifier=swhid, kind="swh", provider="swhid", source=swhid, ref=swhid,
                           launch_path=f"v2/swhid/{swhid}", files=(FileEntry(f"{swhid}.tar.gz", url),))
     out = fetch(target, tmp_path / "ctx", http=http_for(replay))
-    assert (out / "README").read_bytes() == b"hello" and (out / "bin/run").exists()
+    assert (out / "README").read_bytes() == b"hello"
+    assert (out / "bin/run").exists()
 
 
 def test_existing_empty_dir_is_used_and_emptied_on_failure(replay: ReplayServer, tmp_path: Path) -> None:
@@ -92,7 +93,8 @@ def test_existing_empty_dir_is_used_and_emptied_on_failure(replay: ReplayServer,
     ctx.mkdir()
     with pytest.raises(NotFound, match="HTTP 404"):
         fetch(target, ctx, http=http_for(replay))
-    assert ctx.is_dir() and list(ctx.iterdir()) == []
+    assert ctx.is_dir()
+    assert list(ctx.iterdir()) == []
 
 
 def test_non_empty_dest_is_refused_and_untouched(tmp_path: Path) -> None:

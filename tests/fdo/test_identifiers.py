@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fdo.errors import MalformedIdentifier, RefusedTarget, UnsupportedIdentifier
-from fdo.identifiers import parse
+from fdo.providers import parse
 
 SHA = "b3344b7f17c335a817c5d7608c5e47fd7cabc023"
 DIR = "247168dd727c19cef2ce885476d3e4102d2ca7de"
@@ -167,5 +167,6 @@ def test_refusals_have_one_line_messages(raw: str, error: type[Exception]) -> No
     with pytest.raises(error) as info:
         parse(raw)
     message = str(info.value)
-    assert "\n" not in message and len(message) < 300
+    assert "\n" not in message
+    assert len(message) < 300
     assert ";" in message or "use" in message or "give" in message

@@ -79,7 +79,8 @@ def test_swh_vault_is_polled_until_done_then_downloaded(
     replay.add(RAW_URL, body=tar_bytes([(f"{SWHID}/README", b"hello"), (f"{SWHID}/binder/Dockerfile", b"FROM x")]))
     replay.requests.clear()
     out = fetch(swh_target, tmp_path / "ctx", http=http_for(replay))
-    assert (out / "README").read_bytes() == b"hello" and (out / "binder/Dockerfile").exists()
+    assert (out / "README").read_bytes() == b"hello"
+    assert (out / "binder/Dockerfile").exists()
     calls = [(r.method, r.path.rsplit("/", 2)[-2]) for r in replay.requests]
     assert calls == [("POST", SWHID), ("GET", SWHID), ("GET", SWHID), ("GET", SWHID), ("GET", "raw")]
 

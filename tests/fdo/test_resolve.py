@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from traitlets import TraitError
+from traitlets.config import Config
 
 from fdo import resolve as resolve_fn
 from fdo.errors import NotFound, UnsupportedIdentifier, UpstreamError
-from fdo.resolve import Resolution, ResolutionCache
+from fdo.providers import parse
+from fdo.resolve import Resolution, ResolutionCache, ResolverConfig
 from fdo.target import LaunchTarget
 from tests.harness.gitserver import Rewriter
 from tests.harness.replay import ReplayServer
@@ -57,7 +60,8 @@ def test_cache_entries_expire() -> None:
     assert cache.get("a") is None
     for key in "bcd":
         cache.put(key, target, 10)
-    assert cache.get("b") is None and cache.get("d") is target  # bounded, LRU
+    assert cache.get("b") is None
+    assert cache.get("d") is target  # bounded, LRU
 
 
 def test_resolver_order_is_configurable(resolution: Callable[..., Resolution]) -> None:
@@ -81,8 +85,6 @@ def test_chain_records_every_hop(resolution: Callable[..., Resolution], replay: 
 
 
 def test_module_level_resolve_accepts_config(rewrites_env: dict[str, str]) -> None:
-    from traitlets.config import Config
-
     target = resolve_fn("https://zenodo.org/records/7834392", config=Config())
     assert target.provider == "zenodo"
 
@@ -104,15 +106,18 @@ def test_unexpected_record_shape_is_a_one_line_upstream_error(
 
 
 def test_extra_hosts_extend_url_recognition() -> None:
-    from traitlets.config import Config
-
-    from fdo.resolve import ResolverConfig
-
     config = Config()
     config.ResolverConfig.extra_hosts = ["zenodo:zenodo.example.org", "rsd:rsd.example.org"]
-    hosts = ResolverConfig(config=config).known_hosts()
-    from fdo.identifiers import parse
+    table = ResolverConfig(config=config).provider_table()
 
-    assert parse("https://zenodo.example.org/records/5", hosts=hosts).kind == "zenodo"
-    assert parse("https://rsd.example.org/software/tool", hosts=hosts).kind == "rsd"
+    assert parse("https://zenodo.example.org/records/5", table=table).kind == "zenodo"
+    assert parse("https://rsd.example.org/software/tool", table=table).kind == "rsd"
     assert parse("https://rsd.example.org/software/tool").kind == "git"  # not without the setting
+
+
+@pytest.mark.parametrize("entry", ["zenodoo:zenodo.example.org", "gh:github.example.org", "zenodo:"])
+def test_extra_hosts_entry_that_no_provider_uses_is_a_config_error(entry: str) -> None:
+    config = Config()
+    config.ResolverConfig.extra_hosts = [entry]
+    with pytest.raises(TraitError, match="not <provider>:<host> with provider one of zenodo"):
+        ResolverConfig(config=config)

@@ -57,7 +57,9 @@ def test_benign_tar_gz_with_relative_symlink_and_modes(tmp_path: Path) -> None:
     unpack(arc, out, LIMITS)
     assert (out / "swh/b").read_text() == "a"
     mode = (out / "swh/postBuild").stat().st_mode & 0o7777
-    assert mode & 0o100 and not mode & 0o4000 and not mode & 0o002
+    assert mode & 0o100
+    assert not mode & 0o4000
+    assert not mode & 0o002
 
 
 def test_flatten_keeps_several_top_entries(tmp_path: Path) -> None:

@@ -32,7 +32,8 @@ def demo_shas(server: GitServer) -> dict[str, str]:
 def test_ls_remote_heads_tags_peeled_and_symref(git_server: GitServer) -> None:
     shas = demo_shas(git_server)
     refs = make_git(git_server).ls_remote(URL)
-    assert refs.head_symref == "refs/heads/main" and refs.head_sha == shas["second"]
+    assert refs.head_symref == "refs/heads/main"
+    assert refs.head_sha == shas["second"]
     assert refs.refs["refs/heads/dev"] == shas["first"]
     assert refs.refs["refs/tags/v1"] == shas["v1_tag"]  # the tag object
     assert refs.peeled["refs/tags/v1"] == shas["first"]  # the commit it points to
@@ -73,7 +74,8 @@ def test_clone_into_non_empty_dir_is_refused(git_server: GitServer, tmp_path: Pa
 def test_parse_ls_remote() -> None:
     out = "ref: refs/heads/main\tHEAD\naaa\tHEAD\naaa\trefs/heads/main\nbbb\trefs/tags/t\nccc\trefs/tags/t^{}\n"
     refs = parse_ls_remote(out)
-    assert refs.head_symref == "refs/heads/main" and refs.head_sha == "aaa"
+    assert refs.head_symref == "refs/heads/main"
+    assert refs.head_sha == "aaa"
     assert refs.refs == {"refs/heads/main": "aaa", "refs/tags/t": "bbb"}
     assert refs.peeled == {"refs/tags/t": "ccc"}
 

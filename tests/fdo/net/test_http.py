@@ -24,7 +24,9 @@ def test_logical_urls_headers_and_round_trips(replay: ReplayServer) -> None:
     http = client(replay)
     resp = http.get(f"{Z}/10", headers={"Accept": "application/json"})
     assert resp.url == resp.final_url == f"{Z}/10"
-    assert resp.status == 200 and resp.json() == {"id": 10} and resp.headers["x-thing"] == "a"
+    assert resp.status == 200
+    assert resp.json() == {"id": 10}
+    assert resp.headers["x-thing"] == "a"
     req = replay.requests[-1]
     assert req.headers["Host"] == f"127.0.0.1:{replay.port}"
     assert req.headers["User-Agent"].startswith("nfdi-launcher/")
@@ -35,7 +37,8 @@ def test_ttl_cache_answers_without_a_round_trip(replay: ReplayServer) -> None:
     replay.add(f"{Z}/11", body={"id": 11})
     http = client(replay)
     assert http.get_json(f"{Z}/11") == http.get_json(f"{Z}/11") == {"id": 11}
-    assert http.round_trips == 1 and len(replay.requests) == 1
+    assert http.round_trips == 1
+    assert len(replay.requests) == 1
     http.get_json(f"{Z}/11", cache=False)
     assert http.round_trips == 2
 
@@ -77,7 +80,8 @@ def test_gives_up_after_retries(replay: ReplayServer) -> None:
     http = client(replay, retries=2)
     with pytest.raises(HttpStatusError, match="HTTP 502") as err:
         http.get(f"{Z}/31")
-    assert err.value.response.body == b"bad gateway" and http.round_trips == 3
+    assert err.value.response.body == b"bad gateway"
+    assert http.round_trips == 3
 
 
 def test_not_found_carries_the_response_unless_ok(replay: ReplayServer) -> None:
@@ -85,7 +89,8 @@ def test_not_found_carries_the_response_unless_ok(replay: ReplayServer) -> None:
     http = client(replay)
     with pytest.raises(HttpNotFound) as err:
         http.get("https://hdl.handle.net/api/handles/1/none")
-    assert isinstance(err.value, NotFound) and err.value.response.json() == {"responseCode": 100}
+    assert isinstance(err.value, NotFound)
+    assert err.value.response.json() == {"responseCode": 100}
     resp = http.get("https://hdl.handle.net/api/handles/1/none", ok_statuses=(200, 404))
     assert resp.status == 404
     with pytest.raises(HttpNotFound):  # a cached 404 is still an error for other callers
@@ -98,7 +103,8 @@ def test_redirects_are_followed_inside_rewrites(replay: ReplayServer) -> None:
     replay.add(f"{Z}/13", body={"id": 13})
     http = client(replay)
     resp = http.get("https://doi.org/10.5281/zenodo.13")
-    assert resp.final_url == f"{Z}/13" and resp.json() == {"id": 13}
+    assert resp.final_url == f"{Z}/13"
+    assert resp.json() == {"id": 13}
     not_followed = http.get("https://doi.org/10.5281/zenodo.13", follow_redirects=False,
                             ok_statuses=(302,))
     assert not_followed.headers["Location"] == "https://zenodo.org/api/records/13"
@@ -109,7 +115,8 @@ def test_relative_redirect_on_a_rewritten_host(replay: ReplayServer) -> None:
     replay.add(f"{Z}/15", status=302, headers={"Location": "/zenodo.org/api/records/16"})
     replay.add(f"{Z}/16", body={"id": 16})
     resp = client(replay).get(f"{Z}/14")
-    assert resp.final_url == f"{Z}/16" and resp.json() == {"id": 16}
+    assert resp.final_url == f"{Z}/16"
+    assert resp.json() == {"id": 16}
 
 
 def test_authorization_is_not_forwarded_to_another_host(replay: ReplayServer) -> None:
@@ -149,7 +156,8 @@ def test_download_verifies_checksum(replay: ReplayServer, tmp_path: Path, algo: 
     digest = hashlib.new(algo, data).hexdigest()
     out = tmp_path / "a.bin"
     size = client(replay).download("https://zenodo.org/files/a.bin", out, checksum=f"{algo}:{digest}")
-    assert size == len(data) and out.read_bytes() == data
+    assert size == len(data)
+    assert out.read_bytes() == data
     bad = tmp_path / "b.bin"
     with pytest.raises(FetchError, match="checksum mismatch"):
         client(replay).download("https://zenodo.org/files/a.bin", bad, checksum=f"{algo}:{'0' * len(digest)}")
@@ -178,7 +186,8 @@ def test_connection_refused_is_upstream_error(tmp_path: Path) -> None:
 
 def test_env_rewrites_are_used(rewrites_env: dict[str, str]) -> None:
     data = HttpClient().get_json("https://api.figshare.com/v2/articles/9782777/versions")
-    assert isinstance(data, list) and json.dumps(data)
+    assert isinstance(data, list)
+    assert json.dumps(data)
 
 
 def test_unrewritten_loopback_is_refused_before_connecting() -> None:
@@ -259,9 +268,11 @@ def test_peek_reads_only_a_prefix_and_never_follows_redirects(replay: ReplayServ
     replay.add(f"{Z}/61", status=302, headers={"Location": f"{Z}/60"})
     http = client(replay)
     big = http.peek(f"{Z}/60", max_bytes=1000)
-    assert big.status == 200 and big.body == b"z" * 1000
+    assert big.status == 200
+    assert big.body == b"z" * 1000
     assert big.headers["Content-Type"] == "application/zip"
     moved = http.peek(f"{Z}/61")
-    assert moved.status == 302 and moved.headers["Location"] == f"{Z}/60"
+    assert moved.status == 302
+    assert moved.headers["Location"] == f"{Z}/60"
     assert [r.path for r in replay.requests] == ["/zenodo.org/api/records/60", "/zenodo.org/api/records/61"]
     assert http.get(f"{Z}/60", max_bytes=400_000).body == b"z" * 300_000  # the pool still works

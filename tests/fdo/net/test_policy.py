@@ -47,7 +47,8 @@ def test_malformed_env_rewrites_are_refused(raw: str) -> None:
 ])
 def test_address_classes(ip: str, label: str) -> None:
     problem = address_problem(ipaddress.ip_address(ip))
-    assert problem is not None and label in problem
+    assert problem is not None
+    assert label in problem
 
 
 def test_public_addresses_pass_and_operator_networks_are_allowed() -> None:
@@ -68,7 +69,9 @@ def test_http_only_when_allowed_and_ssh_only_for_git() -> None:
 
 def test_redact_url_hides_credentials_and_tokens() -> None:
     shown = redact_url("https://user:s3cret@h.org/p?access_token=abc&x=1&sig=zzz")
-    assert "s3cret" not in shown and "abc" not in shown and "zzz" not in shown
+    assert "s3cret" not in shown
+    assert "abc" not in shown
+    assert "zzz" not in shown
     assert shown == "https://h.org/p?access_token=[secret]&x=1&sig=[secret]"
 
 
@@ -76,4 +79,6 @@ def test_refusal_message_is_one_actionable_line() -> None:
     with pytest.raises(RefusedTarget) as err:
         check_url("https://localhost/x?token=abc", NetConfig())
     msg = str(err.value)
-    assert "\n" not in msg and "abc" not in msg and "allowed_networks" in msg
+    assert "\n" not in msg
+    assert "abc" not in msg
+    assert "allowed_networks" in msg

@@ -33,7 +33,8 @@ def test_ckan_missing_dataset(resolution: Callable[..., Resolution]) -> None:
 def test_hydroshare_is_pinned_to_modified_date(resolution: Callable[..., Resolution]) -> None:
     rid = "142c59757ed54de1816777828c9716e7"
     target = resolution().resolve(f"https://www.hydroshare.org/resource/{rid}/")
-    assert target.provider == "hydroshare" and target.ref.startswith(f"{rid}@20")
+    assert target.provider == "hydroshare"
+    assert target.ref.startswith(f"{rid}@20")
     assert target.files[0].url == f"https://www.hydroshare.org/django_s3/download/bags/{rid}.zip"
     assert any("can change" in w for w in target.warnings)
 
@@ -46,7 +47,8 @@ def test_figshare_url_with_version_uses_it(resolution: Callable[..., Resolution]
              "download_url": "https://ndownloader.figshare.com/files/2"},
             {"name": "link", "is_link_only": True, "download_url": "https://example.org/x"}]})
     target = resolution().resolve("https://figshare.com/articles/code/x/9782777/2")
-    assert target.ref == "9782777.v2" and [f.name for f in target.files] == ["a.txt"]
+    assert target.ref == "9782777.v2"
+    assert [f.name for f in target.files] == ["a.txt"]
 
 
 def test_figshare_embargoed_version_has_no_files(resolution: Callable[..., Resolution], replay: ReplayServer) -> None:

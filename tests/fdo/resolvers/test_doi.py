@@ -130,7 +130,8 @@ def test_dataverse_doi_pins_an_explicit_version(
     assert all("/api/access/datafile/" in f.url for f in target.files)
     assert any("latest released version 4.0" in w for w in target.warnings)
     again = resolution().resolve(target.launch_path)
-    assert again.ref == target.ref and not any("latest" in w for w in again.warnings)
+    assert again.ref == target.ref
+    assert not any("latest" in w for w in again.warnings)
 
 
 def test_landing_page_only_doi_is_refused_clearly(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from fdo.errors import NotFound
-from fdo.identifiers import parse
+from fdo.providers import parse
 from fdo.resolve import Resolution
 from tests.fdo.conftest import fixture_json
 from tests.harness.replay import ReplayServer
@@ -24,7 +24,8 @@ def test_github_tag_resolves_through_the_api_with_token(
     assert target.launch_path == f"v2/gh/jupyterhub/zero-to-jupyterhub-k8s/{sha}"
     assert target.chain[-1].via == "github-api commits/0.9.1"
     sent = [r for r in replay.requests if r.path.startswith("/api.github.com/")]
-    assert sent and sent[0].headers.get("Authorization") == "Bearer ghp_testtoken"
+    assert sent
+    assert sent[0].headers.get("Authorization") == "Bearer ghp_testtoken"
 
 
 def test_github_unknown_ref_422_is_not_found(resolution: Callable[..., Resolution]) -> None:

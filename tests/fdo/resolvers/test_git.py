@@ -76,7 +76,9 @@ def test_abbreviated_sha_needs_full_sha(res: Resolution, git_server: GitServer) 
 
 def test_branch_and_tag_with_same_name_give_choices(res: Resolution, git_server: GitServer) -> None:
     target = res.resolve("gh/o/amb/v2")
-    assert target.ambiguous and target.launch_path == "" and target.ref == ""
+    assert target.ambiguous
+    assert target.launch_path == ""
+    assert target.ref == ""
     assert [c.identifier for c in target.choices] == ["gh/o/amb/refs/heads/v2", "gh/o/amb/refs/tags/v2"]
     picked = res.resolve(target.choices[1].identifier)
     assert picked.ref == git_server.sha("ambiguous-ref", "refs/tags/v2^{}")
@@ -113,7 +115,8 @@ def test_codeberg_src_tag(res: Resolution, git_server: GitServer) -> None:
 def test_launch_path_resolves_to_the_same_commit(res: Resolution) -> None:
     target = res.resolve(f"{GH}/tree/dev")
     again = res.resolve(target.launch_path)
-    assert again.ref == target.ref and again.launch_path == target.launch_path
+    assert again.ref == target.ref
+    assert again.launch_path == target.launch_path
 
 
 def test_unknown_branch_and_repository(res: Resolution, extra_rewrites: Rewriter, git_server: GitServer) -> None:

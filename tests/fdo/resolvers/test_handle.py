@@ -65,7 +65,8 @@ def test_handle_whose_location_is_a_git_repository(
     target = resolution().resolve("https://hdl.handle.net/21.11152/git-1")
     assert target.kind == "git"
     assert target.ref == git_server.sha("rees-dockerfile", "refs/tags/v1.0^{}")
-    assert target.chain[0].from_ == "hdl:21.11152/git-1" and target.chain[0].via == "handle"
+    assert target.chain[0].from_ == "hdl:21.11152/git-1"
+    assert target.chain[0].via == "handle"
     assert target.provenance["handle"] == "21.11152/git-1"
 
 
@@ -75,7 +76,8 @@ def test_handle_pointing_at_a_doi_is_followed(
     replay.add(f"{API}/21.11152/doi-1", body={"responseCode": 1, "handle": "21.11152/doi-1",
                "values": [value(1, "URL", "https://zenodo.org/records/7834392")]})
     target = resolution().resolve("hdl:21.11152/doi-1")
-    assert target.provider == "zenodo" and target.ref == "7834392@162"
+    assert target.provider == "zenodo"
+    assert target.ref == "7834392@162"
 
 
 def test_not_found_is_read_from_the_404_body(resolution: Callable[..., Resolution], replay: ReplayServer) -> None:

@@ -40,7 +40,8 @@ def test_rsd_concept_doi_is_followed(resolution: Callable[..., Resolution], repl
     dc["data"]["attributes"]["url"] = "https://zenodo.org/records/7834392"
     replay.add("https://api.datacite.org/dois/10.5281/zenodo.7834392", body=dc)
     target = resolution().resolve("https://nfdi.software/software/covid-chatter")
-    assert target.provider == "zenodo" and target.ref == "7834392@162"
+    assert target.provider == "zenodo"
+    assert target.ref == "7834392@162"
     assert [h.via for h in target.chain][:2] == ["rsd", "doi"]
 
 
@@ -79,7 +80,8 @@ def test_ro_crate_without_repository_uses_crate_files(
     replay.add(CRATE, body=fixture_json("ro-crate-metadata-galaxy-sortchangecase.json"))
     target = resolution().resolve(CRATE)
     names = [f.name for f in target.files]
-    assert names[0] == "ro-crate-metadata.json" and "sort-and-change-case.ga" in names
+    assert names[0] == "ro-crate-metadata.json"
+    assert "sort-and-change-case.ga" in names
     assert "test/test1/sort-and-change-case-test.yml" in names
     assert all(f.url.startswith("https://workflowhub.eu/crates/galaxy/") for f in target.files)
 
@@ -97,7 +99,8 @@ def test_ro_crate_code_repository_leads_to_git(
             entity["codeRepository"] = {"@id": "https://github.com/nfdi/rees"}
     replay.add(CRATE, body=crate)
     target = resolution().resolve(CRATE)
-    assert target.kind == "git" and target.ref == git_server.sha("rees-dockerfile", "refs/heads/main")
+    assert target.kind == "git"
+    assert target.ref == git_server.sha("rees-dockerfile", "refs/heads/main")
     assert target.chain[0].via == "ro-crate"
 
 
@@ -112,7 +115,8 @@ def test_ro_crate_files_target_has_a_pinned_launch_path_that_resolves_back(
     target = resolution().resolve(CRATE)
     assert target.launch_path == f"v2/rocrate/{quote(CRATE, safe='')}/{digest}"
     assert target.ref == f"{CRATE}@sha256:{digest}"
-    assert target.files[0].checksum == f"sha256:{digest}" and target.files[0].size == len(body)
+    assert target.files[0].checksum == f"sha256:{digest}"
+    assert target.files[0].size == len(body)
     again = resolution().resolve(target.launch_path)
     assert again.to_json() == target.with_(identifier=target.launch_path).to_json()
     replay.add(CRATE, body=body.replace(b"sort-and-change-case", b"sort-and-change-case-v2"))
@@ -127,9 +131,11 @@ def test_ro_crate_zip_is_pinned_only_by_a_digest_in_the_spec(
     zipped = "https://workflowhub.eu/crates/galaxy.crate.zip"
     loose = resolution().resolve(zipped)
     assert loose.launch_path == f"v2/rocrate/{quote(zipped, safe='')}"
-    assert any("not pinned" in w for w in loose.warnings) and loose.files[0].checksum is None
+    assert any("not pinned" in w for w in loose.warnings)
+    assert loose.files[0].checksum is None
     digest = "ab" * 32
     pinned = resolution().resolve(f"{loose.launch_path}/{digest}")
     assert pinned.launch_path == f"{loose.launch_path}/{digest}"
-    assert pinned.files[0].checksum == f"sha256:{digest}" and not pinned.warnings
+    assert pinned.files[0].checksum == f"sha256:{digest}"
+    assert not pinned.warnings
     assert replay.requests == []  # a zipped crate is not downloaded while resolving

@@ -41,7 +41,8 @@ def test_snapshot_without_head_offers_branches(resolution: Callable[..., Resolut
     target = resolution().resolve("swh:1:snp:6a3a2cf0b2b90ce7ae1cf0a221ed68035b686f5a")
     assert target.ambiguous
     labels = [c.label for c in target.choices]
-    assert "refs/heads/master" in labels and "refs/tags/dpkt-1.7" in labels
+    assert "refs/heads/master" in labels
+    assert "refs/tags/dpkt-1.7" in labels
     assert all(c.identifier.startswith("swh:1:rev:") for c in target.choices)
 
 
