@@ -22,6 +22,7 @@ _DOI_PREFIXES = (
     "https://dx.doi.org/",
     "http://dx.doi.org/",
     "https://www.doi.org/",
+    "http://www.doi.org/",
     "doi.org/",
     "dx.doi.org/",
     "info:doi/",

@@ -126,6 +126,8 @@ SYNTAX: list[str] = [
     "https://zenodo.org/communities/x",
     "https://figshare.com/authors/x/1",
     "https://www.hydroshare.org/resource/not-hex/",
+    "https://doi.org:443/10.5281/zenodo.1",  # a PID proxy URL that is not a PID link
+    "https://hdl.handle.net:443/21.11152/x",
     "https://github.com:notaport/o/r",
     "git@localhost",
     "git@:o/r",

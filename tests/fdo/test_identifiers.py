@@ -20,6 +20,7 @@ CASES: list[tuple[str, str, str, dict[str, str]]] = [
     ("http://dx.doi.org/10.5281/zenodo.48440", "doi", "doi:10.5281/zenodo.48440", {}),
     ("https://dx.doi.org/10.7910/DVN/TJCLKP", "doi", "doi:10.7910/dvn/tjclkp", {"doi": "10.7910/DVN/TJCLKP"}),
     ("HTTPS://DOI.ORG/10.1000/182", "doi", "doi:10.1000/182", {}),
+    ("http://www.doi.org/10.1000/182", "doi", "doi:10.1000/182", {}),
     ("info:doi/10.1000/182", "doi", "doi:10.1000/182", {}),
     ("urn:doi:10.1000/182", "doi", "doi:10.1000/182", {}),
     ("doi.org/10.1000/182", "doi", "doi:10.1000/182", {}),
