@@ -1,0 +1,163 @@
+"""The launcher image (helm/Dockerfile) runs the way the chart runs it.
+
+Built here for real FROM the local Debian base (layers cached between runs), then started
+with ``docker run`` exactly as the rendered Deployment describes the container: its args,
+its environment (Secret values taken from the rendered Secrets), the rendered
+``nfdi_launcher_config.py`` and registry ``config.json`` mounted where the Deployment
+mounts them, a read-only root file system with /tmp writable, the non-root user. The
+probe's path and port must answer 200. What differs from a cluster: host networking (so
+the container reaches the test registry on loopback) and ``start-url`` hand-off (no hub
+is started here; the hub-api check is covered by the launcher's own tests).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.harness.hub import free_port
+from tests.harness.registry import Registry
+from tests.helm import charts
+
+pytestmark = [pytest.mark.docker, pytest.mark.registry]
+
+CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+#: what the image is made of (the rest of the tree is in .dockerignore); a new top-level
+#: package shows up through pyproject.toml's package list
+SOURCES = ("pyproject.toml", "README.md", "helm/Dockerfile", ".dockerignore",
+           *(p.name for p in charts.ROOT.iterdir()
+             if (p / "__init__.py").exists() and p.name != "tests"))
+
+
+def _source_digest() -> str:
+    h = hashlib.sha256()
+    for name in SOURCES:
+        path = charts.ROOT / name
+        files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) \
+            if path.is_dir() else [path]
+        for f in files:
+            h.update(str(f.relative_to(charts.ROOT)).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def build_image(target: str) -> str:
+    """``docker build`` the target; returns the tag. Cached layers make reruns take seconds."""
+    tag = f"nfdi-launcher-test-{target}:{_source_digest()}"
+    cmd = ["docker", "build", "-q", "-f", "helm/Dockerfile", "--target", target, "-t", tag]
+    if CA_BUNDLE.exists():  # the path to PyPI here re-signs TLS
+        cmd += ["--secret", f"id=pip-ca,src={CA_BUNDLE}"]
+    proc = subprocess.run([*cmd, "."], cwd=charts.ROOT, capture_output=True, text=True,
+                          timeout=900, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return tag
+
+
+@pytest.fixture(scope="session")
+def launcher_image() -> str:
+    return build_image("launcher")
+
+
+def run_args(rendered: charts.Rendered, workdir: Path) -> tuple[list[str], dict[str, Any]]:
+    """docker run options equivalent to the rendered launcher container."""
+    deployment = next(d for d in rendered.all("Deployment"))
+    spec = deployment["spec"]["template"]["spec"]
+    container = charts.container(deployment["spec"]["template"], "launcher")
+    secrets = {s["metadata"]["name"]: s for s in rendered.all("Secret")}
+    opts = ["--read-only", "--tmpfs", "/tmp:rw,mode=1777",
+            "--user", str(container["securityContext"]["runAsUser"]), "--cap-drop", "ALL",
+            "--security-opt", "no-new-privileges"]
+    for env in container["env"]:
+        if "value" in env:
+            opts += ["-e", f"{env['name']}={env['value']}"]
+        elif ref := env["valueFrom"].get("secretKeyRef"):
+            data = secrets[ref["name"]].get("stringData", {})
+            if ref["key"] in data:
+                opts += ["-e", f"{env['name']}={data[ref['key']]}"]
+            else:
+                assert ref.get("optional"), f"{ref} missing"
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    for mount in container["volumeMounts"]:
+        vol = volumes[mount["name"]]
+        if "configMap" in vol:
+            cm = rendered.get("ConfigMap", vol["configMap"]["name"])
+            src = workdir / mount["subPath"]
+            src.write_text(cm["data"][mount["subPath"]])
+            opts += ["-v", f"{src}:{mount['mountPath']}:ro"]
+        elif "secret" in vol:
+            secret = secrets[vol["secret"]["secretName"]]
+            target = workdir / mount["name"]
+            target.mkdir()
+            for item in vol["secret"]["items"]:
+                (target / item["path"]).write_bytes(base64.b64decode(secret["data"][item["key"]]))
+            opts += ["-v", f"{target}:{mount['mountPath']}:ro"]
+    return opts, container
+
+
+@pytest.fixture
+def rendered_for_docker(registry: Registry) -> Iterator[tuple[charts.Rendered, int]]:
+    port = free_port()
+    values = charts.merge(charts.load_values("nfdi-launcher", "minimal-values.yaml"), {
+        "launcher": {"port": port, "handoff": "start-url", "hubUrl": "https://hub.example.org/"},
+        "registry": {"url": registry.url},
+    })
+    yield charts.render("nfdi-launcher", values), port
+
+
+def test_image_starts_and_answers_the_chart_probes(
+        launcher_image: str, rendered_for_docker: tuple[charts.Rendered, int], tmp_path: Path) -> None:
+    rendered, port = rendered_for_docker
+    opts, container = run_args(rendered, tmp_path)
+    os.chmod(tmp_path, 0o755)
+    name = f"nfdi-launcher-test-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["docker", "run", "-d", "--name", name, "--network", "host", *opts,
+                    launcher_image, *container["args"]], check=True, capture_output=True, text=True)
+    try:
+        probe = container["readinessProbe"]["httpGet"]
+        assert charts.port_number(container, probe["port"]) == port
+        url = f"http://127.0.0.1:{port}{probe['path']}"
+        deadline = time.monotonic() + 60
+        answer = None
+        while time.monotonic() < deadline:
+            try:
+                answer = requests.get(url, timeout=5)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.5)
+        logs = subprocess.run(["docker", "logs", name], capture_output=True, text=True).stderr
+        assert answer is not None, f"no answer on {url}; logs:\n{logs[-3000:]}"
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["ok"] is True
+        assert {c["service"] for c in body["checks"]} == {"Docker registry", "JupyterHub API"}
+        # the same process serves the pages under the configured base URL
+        home = requests.get(f"http://127.0.0.1:{port}{probe['path'].removesuffix('health')}versions", timeout=5)
+        assert home.status_code == 200
+        # logs are JSON lines as configured, with no secret in them
+        assert logs.strip() and all(line.startswith("{") for line in logs.strip().splitlines())
+        token = {e["name"]: e["value"] for e in opts_env(opts)}["JUPYTERHUB_API_TOKEN"]
+        assert token not in logs
+        # SIGTERM (what the kubelet sends) stops it promptly and cleanly
+        t0 = time.monotonic()
+        subprocess.run(["docker", "stop", "-t", "20", name], check=True, capture_output=True)
+        assert time.monotonic() - t0 < 10
+        state = json.loads(subprocess.run(["docker", "inspect", name], capture_output=True, text=True,
+                                          check=True).stdout)[0]["State"]
+        assert state["ExitCode"] == 0, state
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+
+
+def opts_env(opts: list[str]) -> list[dict[str, str]]:
+    return [{"name": v.split("=", 1)[0], "value": v.split("=", 1)[1]}
+            for flag, v in zip(opts, opts[1:], strict=False) if flag == "-e"]
