@@ -84,4 +84,5 @@ class OutpostServer:
         for task in list(self.outpost.tasks):
             task.cancel()
         await asyncio.sleep(0)
+        self.outpost.probe.close()
         self.outpost.store.close()

@@ -87,6 +87,19 @@ class OutpostConfig(Configurable):
     event_timeout = Float(5.0, help="Seconds one progress POST to the hub may take.").tag(
         config=True)
 
+    ready_check_interval = Float(
+        0.05,
+        help="""Seconds between checks that a starting server answers at the URL the hub will
+        check; the start is answered right after the first success. Each check is one
+        HTTP request over the path the hub uses (usually loopback or the cluster network).""",
+    ).tag(config=True)
+
+    exit_check_interval = Float(
+        0.5,
+        help="""Seconds between asking the backend, while waiting for a server to answer,
+        whether it has exited (then the start fails at once with its last log lines).""",
+    ).tag(config=True)
+
     def load_credentials(self) -> dict[str, str]:
         """hub name -> password, merged from the file and the environment."""
         creds: dict[str, str] = {}

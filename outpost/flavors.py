@@ -3,10 +3,12 @@
 The file has three top-level keys, as in the JupyterHub Outpost:
 
 ``flavors``
-    ``{name: {max, maxPerUser, weight, display_name, description, runtime, resources}}``.
-    ``max`` is the limit over all hubs and users (``-1`` = unlimited), ``maxPerUser`` the
-    limit per (hub, user id), ``runtime`` the ``timedelta`` keywords after which a server
-    is stopped, ``resources`` what the backend applies (``cpu_limit``, ``mem_limit``).
+    ``{name: {max, maxPerUser, weight, display_name, description, runtime, resources,
+    start_timeout}}``. ``max`` is the limit over all hubs and users (``-1`` = unlimited),
+    ``maxPerUser`` the limit per (hub, user id), ``runtime`` the ``timedelta`` keywords
+    after which a server is stopped, ``resources`` what the backend applies (``cpu_limit``,
+    ``mem_limit``), ``start_timeout`` the seconds a start may take until the server answers
+    (else the backend's ``start_timeout``).
 ``hubs``
     ``{set: {jupyterhub_name: [names] | "regex-or-glob", flavors: [...], flavorsOverride:
     {flavor: {key: value}}, weight}}``: the highest-weight set matching the calling hub
@@ -71,6 +73,10 @@ def parse_flavors(data: Any) -> FlavorConfig:
         if runtime is not None and (not isinstance(runtime, dict)
                                     or not set(runtime) <= RUNTIME_KEYS):
             raise ValueError(f"flavor {name}: runtime must use keys {sorted(RUNTIME_KEYS)}")
+        timeout = flavor.get("start_timeout")
+        if timeout is not None and (isinstance(timeout, bool)
+                                    or not isinstance(timeout, (int, float)) or timeout <= 0):
+            raise ValueError(f"flavor {name}: start_timeout must be a positive number of seconds")
     return FlavorConfig(flavors=flavors, hubs=hubs, users=users)
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
+import re
 import time
 from collections.abc import Coroutine
 from typing import Any
@@ -13,17 +15,31 @@ from typing import Any
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from outpost import flavors as fl
-from outpost.backends.base import Backend, StartRequest
+from outpost.backends.base import Backend, Progress, StartRequest
 from outpost.body import StartBody
 from outpost.config import OutpostConfig
 from outpost.mapping import map_user_options
+from outpost.readiness import NotReady, ReadinessProbe, service_prefix
 from outpost.store import Record, Store
 
 log = logging.getLogger("nfdi_launcher.outpost")
 
 
+#: how many of the server's last log lines a failed start reports to the hub
+LOG_LINES = 12
+_TOKEN_RE = re.compile(r"(token=)[^&\s]+", re.IGNORECASE)
+
+
 class NotFound(Exception):
     """No such service for this hub."""
+
+
+class StartTimeout(NotReady):
+    """The start (with the wait for the server to answer) took longer than allowed."""
+
+
+def _scrub(lines: list[str]) -> list[str]:
+    return [_TOKEN_RE.sub(r"\1[secret]", line) for line in lines]
 
 
 class Outpost:
@@ -35,6 +51,7 @@ class Outpost:
         self.backend = backend
         self.credentials = config.load_credentials()
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.probe = ReadinessProbe(config.ready_check_interval, config.exit_check_interval)
 
     # -- flavors -------------------------------------------------------------------
     def flavor_config(self) -> fl.FlavorConfig:
@@ -67,6 +84,7 @@ class Outpost:
             allowed_prefixes=list(self.config.allowed_image_prefixes),
             prefix=self.config.name_prefix)
         runtime = fl.runtime_of(flavor)
+        start_timeout = flavor.get("start_timeout")
         rec = Record(hub=hub, name=body.name, start_id=body.start_id, user_id=user_id,
                      user_name=body.env["JUPYTERHUB_USER"], flavor=body.flavor,
                      env=body.env, settings=dataclasses.asdict(settings))
@@ -74,10 +92,12 @@ class Outpost:
             rec.end_date = rec.start_date + runtime.total_seconds()
         self.store.put(rec)
         return rec, StartRequest(record=rec, settings=settings, env=body.env,
-                                 user_options=body.user_options)
+                                 user_options=body.user_options,
+                                 start_timeout=float(start_timeout) if start_timeout else None)
 
     async def run_start(self, request: StartRequest, report_failure: bool = False) -> str:
-        """Start through the backend; on failure forget the record and re-raise.
+        """Start through the backend and wait until the server answers (see
+        :mod:`outpost.backends.base`); on failure stop it, forget the record and raise.
 
         With *report_failure* (async starts: nobody waits for our answer) the failure is
         also sent to the hub as a ``failed`` event. A sync start must not do that: the
@@ -90,10 +110,17 @@ class Outpost:
             self.background(self.send_event(env, {"progress": percent, "failed": False,
                                                   "message": message, "html_message": message}))
 
+        timeout = request.start_timeout or self.backend.start_timeout
         try:
-            service = await self.backend.start(request, progress)
+            try:
+                async with asyncio.timeout(timeout):
+                    service = await self.backend.start(request, progress)
+                    await self.wait_ready(rec, service, progress)
+            except TimeoutError as e:
+                raise StartTimeout(f"The server did not answer within {timeout:g} s "
+                                   f"(start timeout of flavor {rec.flavor or 'default'})") from e
         except BaseException as e:
-            self.store.delete(rec.hub, rec.name, rec.start_id)
+            await self._abandon(rec)
             if report_failure:
                 await self.send_event(env, {"progress": 100, "failed": True,
                                             "message": f"Outpost: start failed: {e}",
@@ -103,6 +130,36 @@ class Outpost:
         self.store.put(rec)
         log.info("started %s/%s (%s) at %s", rec.hub, rec.name, rec.start_id, service)
         return service
+
+    async def wait_ready(self, rec: Record, service: str, progress: Progress) -> None:
+        """Poll the server's health URL until it answers as the hub expects."""
+        url = self.backend.health_url(rec, service)
+        if url is None:
+            return
+        started = time.monotonic()
+
+        async def exited() -> int | None:
+            return await self.backend.poll(rec)
+
+        try:  # bounded by the caller's timeout
+            probes = await self.probe.wait(url, exited)
+        except NotReady as e:
+            tail = _scrub(await self.backend.logs(rec))[-LOG_LINES:]
+            raise NotReady(f"{e}; its last log lines:\n" + "\n".join(tail) if tail
+                           else str(e)) from e
+        log.info("%s/%s answered at %s after %.2f s (%d probes)", rec.hub, rec.name, url,
+                 time.monotonic() - started, probes)
+        await progress(90, f"Outpost: server listening at {service_prefix(rec.env)}")
+
+    async def _abandon(self, rec: Record) -> None:
+        """Stop what a failed start left running (a backend cleans up its own failed
+        start; a server that started but never answered is ours to stop) and forget it."""
+        try:
+            if rec.state:
+                with contextlib.suppress(Exception):  # the start error is the one to report
+                    await self.backend.stop(rec)
+        finally:
+            self.store.delete(rec.hub, rec.name, rec.start_id)
 
     def background(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run *coro* as a task that is kept referenced until it is done."""

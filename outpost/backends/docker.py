@@ -14,15 +14,16 @@ import contextlib
 import re
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import quote, urlparse
+from urllib.parse import quote
 
 import docker.errors
 from dockerspawner import DockerSpawner
 from jupyterhub.utils import random_port
-from traitlets import Bool, Float, Unicode
+from traitlets import Bool, Unicode
 
 from outpost.backends.base import Backend, Progress, StartRequest
 from outpost.mapping import SpawnSettings
+from outpost.readiness import service_prefix
 from outpost.store import Record
 
 LOOPBACK = "127.0.0.1"
@@ -56,10 +57,6 @@ class DockerBackend(Backend):
         help="Allow pulling images that name no registry host (they would come from Docker Hub).",
     ).tag(config=True)
 
-    start_timeout = Float(
-        120.0, help="Seconds a container start (including an image pull) may take.",
-    ).tag(config=True)
-
     notebook_dir = Unicode(
         "/home/jovyan",
         help="""Directory JupyterLab opens in. The default shows the repository content
@@ -90,7 +87,10 @@ class DockerBackend(Backend):
         spawner.network_name = "host"
         spawner.use_internal_ip = True  # no port bindings: they clash with host networking
         spawner.ip = LOOPBACK
-        spawner.remove = True
+        spawner.remove = True  # stop() removes the container ...
+        # ... but Docker does not when it exits by itself: its log stays readable for a
+        # failed start's error and the hub's poll, until the hub or the Outpost stops it
+        spawner.extra_host_config = {"auto_remove": False}
         spawner.object_name = settings.container_name
         spawner.volumes = {settings.volume_name: {"bind": settings.mount_path, "mode": "rw"}}
         spawner.notebook_dir = self.notebook_dir
@@ -111,21 +111,20 @@ class DockerBackend(Backend):
         rec, settings = request.record, request.settings
         port = random_port()
         env = dict(request.env)
-        prefix = urlparse(env.get("JUPYTERHUB_SERVICE_URL", "")).path or env.get(
-            "JUPYTERHUB_SERVICE_PREFIX", "/")
+        prefix = service_prefix(env)
         env["JUPYTERHUB_SERVICE_URL"] = f"http://{LOOPBACK}:{port}{prefix}"
         spawner = self._spawner(rec, settings, env, request.user_options)
         spawner.port = port
         await progress(40, f"Outpost: starting a container from {settings.image}")
-        try:
-            ip, port = await asyncio.wait_for(spawner.start(), self.start_timeout)
+        try:  # bounded by the manager (the flavor's start timeout)
+            ip, port = await spawner.start()
         except BaseException:
             with contextlib.suppress(Exception):  # the start error is the one to report
                 await self._remove(spawner)
             raise
         rec.state = spawner.get_state()
         await progress(60, f"Outpost: container started, persistent storage at "
-                           f"{settings.mount_path}")
+                           f"{settings.mount_path}; waiting for the server to listen")
         return f"{ip}:{port}"
 
     async def _remove(self, spawner: LoopbackDockerSpawner) -> None:

@@ -20,6 +20,7 @@ from outpost.body import BodyError
 from outpost.flavors import FlavorError
 from outpost.manager import NotFound, Outpost
 from outpost.mapping import MappingError
+from outpost.readiness import NotReady
 
 
 class BaseHandler(web.RequestHandler):
@@ -72,7 +73,8 @@ class BaseHandler(web.RequestHandler):
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         # Known, user-facing errors are not tracebacks worth logging.
-        if isinstance(value, (web.HTTPError, BodyError, FlavorError, MappingError, NotFound)):
+        if isinstance(value, (web.HTTPError, BodyError, FlavorError, MappingError, NotFound,
+                              NotReady)):
             return
         super().log_exception(typ, value, tb)
 

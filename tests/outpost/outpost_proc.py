@@ -163,12 +163,19 @@ def user_options(system: str = "sys-a", flavor: str = "small", image: str = BASE
 
 
 def start_body(name: str = "srv", user: str = "alice", user_id: str = "7",
-               start_id: str = "s1", **uo: Any) -> dict[str, Any]:
-    """A POST /services body like the OutpostSpawner's (minus the live hub URLs)."""
+               start_id: str = "s1", api_url: str = "", **uo: Any) -> dict[str, Any]:
+    """A POST /services body like the OutpostSpawner's.
+
+    *api_url* is the hub API the server reports to: a single-user server of JupyterHub 6
+    only listens after it reached its hub (``check_hub_version``), so a start that must
+    become ready needs a real hub's API URL here (the ``hub`` fixture's)."""
     options = user_options(**uo)
     options["start_id"] = start_id
-    return {"name": name, "env": {"JUPYTERHUB_USER": user, "JUPYTERHUB_USER_ID": user_id,
-                                  "JUPYTERHUB_API_TOKEN": secrets.token_hex(16),
-                                  "JUPYTERHUB_SERVICE_URL": f"http://0.0.0.0:1/user/{user}/{name}/",
-                                  "JUPYTERHUB_SERVICE_PREFIX": f"/user/{user}/{name}/"},
-            "user_options": options, "misc": {}, "certs": {}, "internal_trust_bundles": {}}
+    env = {"JUPYTERHUB_USER": user, "JUPYTERHUB_USER_ID": user_id,
+           "JUPYTERHUB_API_TOKEN": secrets.token_hex(16),
+           "JUPYTERHUB_SERVICE_URL": f"http://0.0.0.0:1/user/{user}/{name}/",
+           "JUPYTERHUB_SERVICE_PREFIX": f"/user/{user}/{name}/"}
+    if api_url:
+        env["JUPYTERHUB_API_URL"] = api_url
+    return {"name": name, "env": env, "user_options": options, "misc": {}, "certs": {},
+            "internal_trust_bundles": {}}

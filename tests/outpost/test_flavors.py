@@ -102,6 +102,8 @@ def test_check_start_accepts_and_no_rules_accept_everything() -> None:
     ({"flavour": {}}, "unknown top-level keys"),
     ({"flavors": {"a": 1}}, "flavors must map names to mappings"),
     ({"flavors": {"a": {"runtime": {"years": 1}}}}, "runtime must use keys"),
+    ({"flavors": {"a": {"start_timeout": 0}}}, "start_timeout must be a positive"),
+    ({"flavors": {"a": {"start_timeout": "10"}}}, "start_timeout must be a positive"),
 ])
 def test_bad_files_are_rejected(doc: Any, message: str) -> None:
     with pytest.raises(ValueError, match=message):

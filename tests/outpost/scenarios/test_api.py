@@ -8,11 +8,17 @@ from typing import Any
 
 import pytest
 
-from tests.harness.hub import wait_for
+from tests.harness.hub import Hub, wait_for
 from tests.outpost.conftest import docker_exec
 from tests.outpost.outpost_proc import OutpostProc, start_body
 
 pytestmark = [pytest.mark.docker]
+
+
+@pytest.fixture(scope="module")
+def api_url(hub: Hub) -> str:
+    """A real hub's API for the servers to report to (they listen only after reaching it)."""
+    return hub.api_url + "/"
 
 
 def test_ping_is_open_everything_else_needs_the_hub_password(outpost: OutpostProc) -> None:
@@ -95,15 +101,16 @@ def test_spawner_that_fails_to_start_leaves_nothing(outpost: OutpostProc) -> Non
     assert outpost.containers() == []
 
 
-def test_limits_max_and_max_per_user(outpost: OutpostProc) -> None:
-    assert outpost.request("POST", "/services",
-                           json=start_body("big", flavor="large")).status_code == 200
+def test_limits_max_and_max_per_user(outpost: OutpostProc, api_url: str) -> None:
+    assert outpost.request("POST", "/services", json=start_body(
+        "big", flavor="large", api_url=api_url)).status_code == 200
     r = outpost.request("POST", "/services",
                         json=start_body("big2", user="bob", user_id="8", flavor="large"))
     assert r.status_code == 419
     assert "all 1 slot(s) are in use" in r.json()["args"][0]
     for name in ("s1", "s2"):
-        assert outpost.request("POST", "/services", json=start_body(name)).status_code == 200
+        assert outpost.request("POST", "/services",
+                               json=start_body(name, api_url=api_url)).status_code == 200
     r = outpost.request("POST", "/services", json=start_body("s3"))
     assert r.status_code == 419
     assert "limit of 2 server(s) per user" in r.json()["args"][0]
@@ -112,14 +119,15 @@ def test_limits_max_and_max_per_user(outpost: OutpostProc) -> None:
     assert flavors["large"]["current"] == 1
     # The same user id on another hub is another user.
     assert outpost.request("POST", "/services", hub="hub-b1",
-                           json=start_body("s3")).status_code == 200
+                           json=start_body("s3", api_url=api_url)).status_code == 200
     for hub, name in (("hub-a", "big"), ("hub-a", "s1"), ("hub-a", "s2"), ("hub-b1", "s3")):
         assert outpost.request("DELETE", f"/services/{name}/s1", hub=hub).status_code == 200
     assert outpost.containers() == []
 
 
-def test_start_poll_stop_and_hubs_cannot_see_each_other(outpost: OutpostProc) -> None:
-    body = start_body("srv")
+def test_start_poll_stop_and_hubs_cannot_see_each_other(outpost: OutpostProc,
+                                                        api_url: str) -> None:
+    body = start_body("srv", api_url=api_url)
     r = outpost.request("POST", "/services", json=body)
     assert r.status_code == 200, r.text
     # The server's API token reaches the container, never the Outpost's disk or log.
@@ -161,8 +169,8 @@ def test_start_poll_stop_and_hubs_cannot_see_each_other(outpost: OutpostProc) ->
     assert len(outpost.volumes()) == 1
 
 
-def test_async_start_and_stop(outpost: OutpostProc) -> None:
-    r = outpost.request("POST", "/services", json=start_body("bg"),
+def test_async_start_and_stop(outpost: OutpostProc, api_url: str) -> None:
+    r = outpost.request("POST", "/services", json=start_body("bg", api_url=api_url),
                         headers={"execution-type": "async"})
     assert r.status_code == 202
     assert r.json() == {"service": ""}
@@ -176,11 +184,13 @@ def test_async_start_and_stop(outpost: OutpostProc) -> None:
     wait_for(lambda: outpost.request("GET", "/services/").json() == [], 10, "record removal")
 
 
-def test_expired_runtime_is_stopped(outpost_factory: Callable[..., OutpostProc]) -> None:
+def test_expired_runtime_is_stopped(outpost_factory: Callable[..., OutpostProc],
+                                    api_url: str) -> None:
     flavors = {"flavors": {"short": {"max": -1, "runtime": {"seconds": 2}}}}
     outpost = outpost_factory(flavors=flavors,
                               extra_config="c.OutpostConfig.check_interval = 1\n")
-    r = outpost.request("POST", "/services", json=start_body("short", flavor="short"))
+    r = outpost.request("POST", "/services",
+                        json=start_body("short", flavor="short", api_url=api_url))
     assert r.status_code == 200
     assert outpost.request("GET", "/services/").json()[0]["end_date"]
     wait_for(lambda: outpost.containers() == [], 30, "the expired server to be stopped")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from collections.abc import Callable
@@ -59,6 +60,44 @@ def test_start_poll_stop_through_the_outpost(outpost: OutpostProc,
     hub.stop_server("alice", "srv")
     assert outpost.containers() == []
     assert outpost.request("GET", "/services/").json() == []
+
+
+def _clock(line: str) -> float:
+    """Seconds since midnight of a log line's ``HH:MM:SS.mmm`` time."""
+    match = re.search(r"(\d\d):(\d\d):(\d\d\.\d+)", line)
+    assert match, line
+    h, m, sec = match.groups()
+    return int(h) * 3600 + int(m) * 60 + float(sec)
+
+
+def test_the_hubs_first_readiness_check_succeeds(outpost: OutpostProc,
+                                                 hub_factory: Callable[..., Hub]) -> None:
+    config = hub_snippet(outpost, "hub-a") + "\nc.JupyterHub.log_level = 'DEBUG'\n"
+    hub = hub_factory(spawner="outpost", config=config)
+    events = _spawn(hub, "alice", "srv", user_options())
+    assert events[-1].get("ready"), events
+    url_re = r"http://127\.0\.0\.1:\d+/user/alice/srv/api"
+    hub_log = hub.log_path.read_text(errors="replace").splitlines()
+    waiting = [line for line in hub_log if re.search(rf"Waiting \S+ for server at {url_re}", line)]
+    responded = [re.search(rf"Server at {url_re} responded in ([0-9.]+)s", line)
+                 for line in hub_log]
+    seconds = [float(m.group(1)) for m in responded if m]
+    retries = [line for line in hub_log if re.search(
+        rf"(Failed to connect to|Error while waiting for server|responded with error).*{url_re}",
+        line)]
+    assert len(waiting) == 1 and len(seconds) == 1 and not retries, "\n".join(hub_log[-60:])
+    # The first check succeeded: one request, no backoff sleep (those are up to 0.2, 0.4,
+    # 0.8 ... s, and a server listens seconds after its container starts) ...
+    assert seconds[0] < 0.5, seconds
+    # ... because the hub began checking only after the Outpost had seen the server answer.
+    answered = [line for line in outpost.log_tail(400).splitlines()
+                if re.search(rf"hub-a/srv answered at {url_re}", line)]
+    assert len(answered) == 1, outpost.log_tail(60)
+    assert _clock(answered[0]) <= _clock(waiting[0])
+    messages = [e.get("message", "") for e in events]
+    assert any("Outpost: container started" in m for m in messages), messages
+    hub.stop_server("alice", "srv")
+    assert outpost.containers() == []
 
 
 def test_outpost_restart_while_servers_run(outpost: OutpostProc,
