@@ -146,6 +146,9 @@ class Store:
         return int(self.db.execute(sql, args).fetchone()[0])
 
     def expired(self, now: float) -> list[Record]:
+        """Started servers past their end date (a start still in progress ends itself, or
+        is stopped by the next check after it finished)."""
         cur = self.db.execute(f"SELECT {','.join(_COLUMNS)} FROM service WHERE end_date IS NOT "
-                              "NULL AND end_date < ? AND stop_pending=0", (now,))
+                              "NULL AND end_date < ? AND stop_pending=0 AND start_pending=0",
+                              (now,))
         return [self._row(r) for r in cur]
