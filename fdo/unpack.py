@@ -183,9 +183,25 @@ def _untar(archive: Path, dest: Path, limits: Limits) -> None:
                 raise FetchError(f"unsafe archive {label}: member {rel} has an unsupported type")
         for member in members:
             try:
-                tf.extract(member, dest, filter="data")  # data filter: safe modes, no owners
-            except (tarfile.FilterError, OSError) as err:
+                _extract(tf, member, dest)
+            except (tarfile.TarError, OSError) as err:
                 raise FetchError(f"unsafe archive {label}: {err}") from None
+
+
+def _extract(tf: tarfile.TarFile, member: tarfile.TarInfo, dest: Path) -> None:
+    """Extract one (already checked) member with the ``data`` filter's modes and owners.
+
+    Python before 3.11.4 (Debian 12's 3.11.2, the launcher image's) has no extraction
+    filters: there the same result is made by hand (no owners or times from the archive;
+    mode without setuid/setgid/sticky and group/other write; the owner's exec bit kept,
+    because it is part of the content's identity)."""
+    if hasattr(tarfile, "data_filter"):
+        tf.extract(member, dest, filter="data")
+        return
+    tf.extract(member, dest, set_attrs=False)
+    if member.isfile() or member.isdir():
+        mode = member.mode & 0o755 | (0o700 if member.isdir() else 0o600)
+        os.chmod(dest / member.name, mode)
 
 
 def flatten_single_dir(dest: Path) -> None:

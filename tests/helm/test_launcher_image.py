@@ -13,7 +13,6 @@ is started here; the hub-api check is covered by the launcher's own tests).
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import subprocess
@@ -29,39 +28,9 @@ import requests
 from tests.harness.hub import free_port
 from tests.harness.registry import Registry
 from tests.helm import charts
+from tests.helm.images import build_image
 
 pytestmark = [pytest.mark.docker, pytest.mark.registry]
-
-CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
-#: what the image is made of (the rest of the tree is in .dockerignore); a new top-level
-#: package shows up through pyproject.toml's package list
-SOURCES = ("pyproject.toml", "README.md", "helm/Dockerfile", ".dockerignore",
-           *(p.name for p in charts.ROOT.iterdir()
-             if (p / "__init__.py").exists() and p.name != "tests"))
-
-
-def _source_digest() -> str:
-    h = hashlib.sha256()
-    for name in SOURCES:
-        path = charts.ROOT / name
-        files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) \
-            if path.is_dir() else [path]
-        for f in files:
-            h.update(str(f.relative_to(charts.ROOT)).encode() + b"\0" + f.read_bytes())
-    return h.hexdigest()[:12]
-
-
-def build_image(target: str) -> str:
-    """``docker build`` the target; returns the tag. Cached layers make reruns take seconds."""
-    tag = f"nfdi-launcher-test-{target}:{_source_digest()}"
-    cmd = ["docker", "build", "-q", "-f", "helm/Dockerfile", "--target", target, "-t", tag]
-    if CA_BUNDLE.exists():  # the path to PyPI here re-signs TLS
-        cmd += ["--secret", f"id=pip-ca,src={CA_BUNDLE}"]
-    proc = subprocess.run([*cmd, "."], cwd=charts.ROOT, capture_output=True, text=True,
-                          timeout=900, check=False)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return tag
-
 
 @pytest.fixture(scope="session")
 def launcher_image() -> str:
