@@ -2,7 +2,8 @@
 
 Pipeline: ``parse`` (pure) -> hops through the configured resolvers (bounded depth,
 cycle detection, every hop recorded in ``chain``) -> the pinned
-:class:`~fdo.target.LaunchTarget`. Results are cached in memory: immutable ones for
+:class:`~fdo.target.LaunchTarget` -> :func:`check_carried_urls` (no target leaves with a
+URL the download step would refuse). Results are cached in memory: immutable ones for
 ``cache_ttl``, ones that pinned a mutable name (branch, concept DOI, "latest") for
 ``mutable_cache_ttl``.
 """
@@ -25,6 +26,7 @@ from fdo.config import NetConfig
 from fdo.errors import NotFound, RefusedTarget, UnsupportedIdentifier, UpstreamError
 from fdo.identifiers import Identifier
 from fdo.net import Git, HttpClient, HttpNotFound
+from fdo.net.policy import carried_problem
 from fdo.providers import ProviderTable, hosted_ids
 from fdo.resolvers import DEFAULT_RESOLVERS, ResolveContext, Resolver
 from fdo.target import LaunchTarget
@@ -155,6 +157,7 @@ class Resolution:
         ident = self.table.parse(identifier)
         ctx = ResolveContext(http=self.http, git=self.git, table=self.table)
         target = self._run(ident, ctx).with_(identifier=identifier)
+        check_carried_urls(target, self._net)
         ttl = self.settings.mutable_cache_ttl if ctx.mutable or target.choices else self.settings.cache_ttl
         if use_cache:
             self.cache.put(key, target, ttl)
@@ -206,6 +209,29 @@ class Resolution:
             chain=tuple(ctx.hops) + target.chain,
             warnings=tuple(ctx.warnings) + tuple(w for w in target.warnings if w not in ctx.warnings),
             provenance=provenance,
+        )
+
+
+def check_carried_urls(target: LaunchTarget, config: NetConfig) -> None:
+    """Refuse the whole target if any URL it carries would be refused by the download step.
+
+    One bad file is enough: a target is shown to people and handed on through the API, so
+    it never leaves with part of its files missing or with a URL into an internal network.
+    The policy is :func:`fdo.net.policy.carried_problem` (the one :func:`~fdo.net.policy.plan`
+    applies before a download): URLs under an operator rewrite are trusted as rewritten.
+    """
+    names: dict[str, str | None] = {}
+    for what, url in target.urls():
+        git = target.kind == "git" and not what.startswith("file")
+        problem = carried_problem(url, config, git=git, names=names)
+        if problem is None:
+            continue
+        host, reason = problem
+        where = f"host {host}" if host else f"a {url.split(':', 1)[0][:20]}: URL"
+        record = f"{target.provider} record {target.ref or target.source}"
+        raise RefusedTarget(
+            f"refused {target.identifier}: the {record} links its {what} to {where} ({reason}); "
+            "the launcher downloads only from hosts its network policy allows"
         )
 
 

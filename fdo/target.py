@@ -8,11 +8,16 @@ which is what ``nfdi-launcher resolve`` prints and what the launcher's API retur
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 Kind = Literal["git", "archive", "swh"]
+
+#: a provenance value or choice that is a URL (``ckan:https://...`` or ``swh:1:...`` is not)
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,22 @@ class LaunchTarget:
     def cache_key(self) -> str:
         """Identity of the content made only of immutable parts."""
         return f"{self.kind}:{self.provider}:{self.source}@{self.ref}"
+
+    def urls(self) -> Iterator[tuple[str, str]]:
+        """Every URL the target carries, as (what it is, URL): what fetch downloads, what
+        the launcher shows (source, ref_url) and what is handed on (provenance, choices)."""
+        for entry in self.files:
+            yield f"file {entry.name[:80]!r}", entry.url
+        if self.source:
+            yield "source", self.source
+        if self.ref_url:
+            yield "ref_url", self.ref_url
+        for key, value in self.provenance.items():
+            if value and (_URL.match(value) or key.endswith("url")):
+                yield f"provenance {key}", value
+        for choice in self.choices:
+            if _URL.match(choice.identifier):
+                yield f"choice {choice.label[:80]!r}", choice.identifier
 
     def with_(self, **changes: Any) -> LaunchTarget:
         return replace(self, **changes)

@@ -258,16 +258,22 @@ def _check_literal(host: str, allowed: list[str], shown: str) -> None:
     if host in _INTERNAL_NAMES or host.endswith(_INTERNAL_SUFFIXES):
         if not _literal_allowed(host, allowed):
             raise RefusedTarget(f"refused {shown!r}: {host} names this machine or an internal zone")
-    try:
-        ip: IPAddress = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        try:  # the forms inet_aton accepts: 2130706433, 0x7f.1, 0177.0.0.1, 127.1
-            ip = ipaddress.IPv4Address(socket.inet_aton(host))
-        except OSError:
-            return
-    problem = address_problem(ip, allowed)
+    ip = literal_ip(host)
+    problem = address_problem(ip, allowed) if ip is not None else None
     if problem:
         raise RefusedTarget(f"refused {shown!r}: {ip} is {problem}; only public addresses may be contacted")
+
+
+def literal_ip(host: str) -> IPAddress | None:
+    """The address a host literal spells, in any form ``inet_aton`` accepts
+    (``2130706433``, ``0x7f.1``, ``0177.0.0.1``, ``127.1``), or None for a name."""
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
 
 
 def _resolve_trusted(host: str, port: int, shown: str) -> tuple[str, ...]:
@@ -291,3 +297,48 @@ def check_url(url: str, config: NetConfig | None = None, *, git: bool = False) -
 
     cfg = config if config is not None else NetConfig()
     return plan(url, cfg, schemes=allowed_schemes(cfg, git=git)).url
+
+
+def carried_problem(
+    url: str, config: NetConfig, *, git: bool = False, names: dict[str, str | None] | None = None
+) -> tuple[str, str] | None:
+    """Why a URL that a resolved target carries would be refused, as (host, reason), or None.
+
+    The same policy as :func:`plan` for downloads, applied to the URL as the record gives
+    it: a URL an operator rewrite maps is trusted (only the rewritten form is checked, as
+    when it is downloaded); any other must have an allowed scheme, no credentials, and a
+    host that is not internal -- literals in every spelling are checked without DNS, names
+    are resolved and every address is checked. A name that does not resolve now is not
+    refused here: nothing can be sent to it, and the download checks it again before
+    connecting. ``names`` caches the verdict per host and port (e.g. for one target).
+    """
+    shown = redact_url(url)
+    try:
+        dest = plan(url, config, schemes=allowed_schemes(config, git=git), resolve=False)
+    except RefusedTarget as err:
+        return _host_of(url), _reason(err, shown)
+    if dest.trusted or literal_ip(dest.host) is not None:
+        return None
+    cache = names if names is not None else {}
+    key = f"{dest.host}:{dest.port}"
+    if key not in cache:
+        try:
+            resolve_host(dest.host, dest.port, config.allowed_networks, shown)
+            cache[key] = None
+        except RefusedTarget as err:
+            cache[key] = _reason(err, shown)
+        except UpstreamError:
+            cache[key] = None
+    problem = cache[key]
+    return (dest.host, problem) if problem else None
+
+
+def _reason(err: RefusedTarget, shown: str) -> str:
+    return str(err).removeprefix(f"refused {shown!r}: ").removeprefix("refused: ")
+
+
+def _host_of(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""

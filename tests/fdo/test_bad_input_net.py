@@ -14,6 +14,7 @@ import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,7 @@ from fdo import errors
 from fdo.fetch import fetch
 from fdo.net import HttpClient, NetConfig
 from fdo.target import FileEntry, LaunchTarget
+from tests.fdo.net import carried
 from tests.fdo.net.cases import LOCAL, NETNS, Case, run_case
 from tests.fdo.net.hostile import HOSTILE, TEST_LIMITS, zip_bytes
 from tests.harness.canary import Canary
@@ -133,3 +135,64 @@ def test_bad_download(case: str, replay: ReplayServer, canary: Canary, tmp_path:
     _fetch_refused(target, replay, tmp_path, exc, message, **cfg)
     assert canary.requests == []
 
+
+
+# -- URLs a resolved target would carry (issue 17) ----------------------------------------
+
+def _target_refused(case: carried.Carried, result: dict[str, Any]) -> None:
+    message = result["message"]
+    assert result["exc"] == "RefusedTarget", f"{case.id}: {result['exc']}: {message}"
+    assert result["identifier"] in message, f"{case.id}: the record is not named: {message}"
+    assert case.host in message, f"{case.id}: the refused host {case.host} is not named: {message}"
+    assert case.reason in message, f"{case.id}: {message!r} lacks {case.reason!r}"
+    assert "\n" not in message
+    assert result["canary"] == 0, f"{case.id}: the canary was contacted"
+    if not case.cli:
+        return
+    assert result["exit"] == 2, f"{case.id}: exit {result['exit']}: {result['stderr']}"
+    assert result["stdout"] == "", f"{case.id}: a partial target was printed"
+    lines = result["stderr"].splitlines()
+    assert len(lines) == 1, f"{case.id}: {result['stderr']}"
+    assert lines[0] == f"error: {message}"
+
+
+@pytest.mark.usefixtures("no_dns_beyond_loopback")
+@pytest.mark.parametrize("case", carried.LOCAL, ids=lambda c: c.id)
+def test_carried_url_refuses_the_target(case: carried.Carried, replay: ReplayServer, canary: Canary) -> None:
+    _target_refused(case, carried.run_case(case, replay, canary))
+
+
+@pytest.fixture(scope="module")
+def carried_netns(netns_python: Callable[..., subprocess.CompletedProcess[str]]) -> dict[str, Any]:
+    ids = json.dumps([c.id for c in carried.NETNS])
+    proc = netns_python(f"from tests.fdo.net.carried import run_batch; run_batch({ids})", timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    results: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return results
+
+
+@pytest.mark.netns
+@pytest.mark.parametrize("case", carried.NETNS, ids=lambda c: c.id)
+def test_carried_internal_url_refuses_the_target_in_netns(case: carried.Carried, carried_netns: dict[str, Any]) -> None:
+    _target_refused(case, carried_netns[case.id])
+
+
+GOOD_RECORDS = [
+    carried.Carried("zenodo-good", "zenodo", "https://zenodo.org/api/records/1/files/a.csv/content", "", "", True, True),
+    carried.Carried("zenodo-legacy-good", "zenodo-legacy", "https://zenodo.org/api/files/b/a.csv", "", "", True),
+    carried.Carried("figshare-good", "figshare", "https://ndownloader.figshare.com/files/77", "", "", True),
+    carried.Carried("ckan-good", "ckan", "https://data.depositar.io/dataset/x/resource/1/download/a.csv", "", "", True),
+    carried.Carried("rocrate-good", "rocrate", "https://zenodo.org/records/1/files/c.crate.zip", "", ""),
+]
+
+
+@pytest.mark.usefixtures("no_dns_beyond_loopback")
+@pytest.mark.parametrize("case", GOOD_RECORDS, ids=lambda c: c.id)
+def test_records_with_only_allowed_urls_still_resolve(case: carried.Carried, replay: ReplayServer,
+                                                      canary: Canary) -> None:
+    result = carried.run_case(case, replay, canary)
+    assert result["exc"] == "none", result["message"]
+    if case.cli:
+        assert result["exit"] == 0, result["stderr"]
+        files = json.loads(result["stdout"])["files"]
+        assert len(files) == carried.GOOD + 1

@@ -9,7 +9,7 @@ import pytest
 from fdo.config import NetConfig, rewrites_from_env
 from fdo.errors import RefusedTarget
 from fdo.net import address_problem, apply_rewrites, check_url, redact_url
-from fdo.net.policy import unrewrite
+from fdo.net.policy import carried_problem, unrewrite
 
 
 def test_public_literal_passes_and_is_returned_unchanged() -> None:
@@ -82,3 +82,47 @@ def test_refusal_message_is_one_actionable_line() -> None:
     assert "\n" not in msg
     assert "abc" not in msg
     assert "allowed_networks" in msg
+
+
+# -- URLs a resolved target carries (checked at resolve time, never contacted) -----------
+
+MIRROR = {"https://zenodo.org/": "http://127.0.0.1:9/zenodo.org/"}
+
+
+@pytest.mark.parametrize(("url", "config", "expected"), [
+    # under an operator rewrite: trusted as rewritten, although the mirror is on loopback
+    ("https://zenodo.org/api/records/1/files/a.csv", {"url_rewrites": MIRROR}, None),
+    # the mirror's own address named in a record is NOT trusted
+    ("http://127.0.0.1:9/zenodo.org/a.csv", {"url_rewrites": MIRROR, "allow_http": True},
+     ("127.0.0.1", "loopback")),
+    # dot segments could climb out of the mirrored prefix
+    ("https://zenodo.org/api/../../etc/x", {"url_rewrites": MIRROR}, ("zenodo.org", "path segments")),
+    # http only where the operator allows it; literals need no DNS
+    ("http://93.184.216.34/a.csv", {}, ("93.184.216.34", "scheme 'http' is not allowed")),
+    ("http://93.184.216.34/a.csv", {"allow_http": True}, None),
+    ("https://0x7f.1/a.csv", {}, ("0x7f.1", "127.0.0.1 is loopback")),
+    ("https://0x7f.1/a.csv", {"allowed_networks": ["127.0.0.0/8"]}, None),
+    ("ftp://93.184.216.34/a.csv", {"allow_http": True}, ("93.184.216.34", "scheme 'ftp'")),
+    ("data:text/plain,x", {}, ("", "scheme 'data'")),
+    ("https://u:p@93.184.216.34/a.csv", {}, ("93.184.216.34", "credentials")),
+])
+def test_carried_url_policy(url: str, config: dict[str, object],
+                            expected: tuple[str, str] | None) -> None:
+    problem = carried_problem(url, NetConfig(**config))
+    if expected is None:
+        assert problem is None
+        return
+    assert problem is not None, f"{url} passed"
+    host, reason = problem
+    assert host == expected[0]
+    assert expected[1] in reason
+    assert url not in reason  # the reason is the policy's, without the URL again
+
+
+def test_carried_url_names_are_resolved_once_per_host(no_dns_beyond_loopback: list[str]) -> None:
+    names: dict[str, str | None] = {}
+    for path in ("a", "b", "c"):
+        assert carried_problem(f"https://files.example.org/{path}", NetConfig(), names=names) is None
+    # the name did not resolve here (lookups are blocked): not refused, fetch checks it again
+    assert no_dns_beyond_loopback == ["files.example.org"]
+    no_dns_beyond_loopback.clear()

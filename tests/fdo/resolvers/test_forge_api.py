@@ -10,9 +10,17 @@ from fdo.errors import NotFound
 from fdo.providers import parse
 from fdo.resolve import Resolution
 from tests.fdo.conftest import fixture_json
+from tests.harness.gitserver import Rewriter
 from tests.harness.replay import ReplayServer
 
 TOKENS = {"GitHubApiResolver": {"token": "ghp_testtoken"}, "GitLabApiResolver": {"token": "glpat-test"}}
+
+
+@pytest.fixture(autouse=True)
+def _github_mirrored(extra_rewrites: Rewriter, replay: ReplayServer) -> None:
+    """Targets carry https://github.com/... sources, which are checked like downloads;
+    here github.com is mirrored (no DNS), as api.github.com is."""
+    extra_rewrites({"https://github.com/": f"{replay.url}/github.com/"})
 
 
 def test_github_tag_resolves_through_the_api_with_token(

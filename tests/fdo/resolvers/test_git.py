@@ -14,6 +14,7 @@ import pytest
 from fdo.errors import NotFound
 from fdo.resolve import Resolution
 from tests.harness.gitserver import GitServer, Rewriter
+from tests.harness.replay import ReplayServer
 
 GH = "https://github.com/o/rees"
 
@@ -85,7 +86,10 @@ def test_branch_and_tag_with_same_name_give_choices(res: Resolution, git_server:
     assert not picked.ambiguous
 
 
-def test_generic_git_url_spec_and_choices(res: Resolution) -> None:
+def test_generic_git_url_spec_and_choices(res: Resolution, extra_rewrites: Rewriter,
+                                          replay: ReplayServer) -> None:
+    # the target's source (without .git) is checked like a download: a mirror for the host
+    extra_rewrites({"https://git.example.org/": f"{replay.url}/git.example.org/"})
     spec = f"git/{quote('https://git.example.org/amb.git', safe='')}/v2"
     target = res.resolve(spec)
     assert len(target.choices) == 2

@@ -56,7 +56,11 @@ def test_rsd_single_repository_is_resolved_with_git(
     assert target.ref == git_server.sha("rees-dockerfile", "refs/heads/main")
 
 
-def test_rsd_several_repositories_are_choices(resolution: Callable[..., Resolution], replay: ReplayServer) -> None:
+def test_rsd_several_repositories_are_choices(
+    resolution: Callable[..., Resolution], replay: ReplayServer, extra_rewrites: Rewriter
+) -> None:
+    # the choices are checked like downloads: github.com is mirrored here, as gitlab.com is
+    extra_rewrites({"https://github.com/": f"{replay.url}/github.com/"})
     row = software_row(replay, "multi", None)
     repos(replay, row["id"], ["https://github.com/a/one", "https://gitlab.com/b/two"])
     target = resolution().resolve("https://nfdi.software/software/multi")
@@ -126,8 +130,9 @@ def test_ro_crate_files_target_has_a_pinned_launch_path_that_resolves_back(
 
 
 def test_ro_crate_zip_is_pinned_only_by_a_digest_in_the_spec(
-    resolution: Callable[..., Resolution], replay: ReplayServer,
+    resolution: Callable[..., Resolution], replay: ReplayServer, extra_rewrites: Rewriter,
 ) -> None:
+    extra_rewrites({"https://workflowhub.eu/": f"{replay.url}/workflowhub.eu/"})  # no DNS here
     zipped = "https://workflowhub.eu/crates/galaxy.crate.zip"
     loose = resolution().resolve(zipped)
     assert loose.launch_path == f"v2/rocrate/{quote(zipped, safe='')}"

@@ -138,3 +138,28 @@ def test_ambiguous_ref_offers_choices_before_launch(
     assert page.is_enabled("#launch-btn")
     assert page.is_hidden("#choices")
     assert page.errors == [], page.errors
+
+
+def test_refused_target_is_a_clear_error_instead_of_a_card(
+    page: Any, shot: Any, launcher_factory: Any, replay: Any, canary: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A record (constructed, tests/fdo/net/carried.py) whose file points at loopback."""
+    from tests.fdo.net import carried
+
+    case = carried.BY_ID["zenodo-mixed-loopback"]
+    identifier, rewrites = carried.install(case, replay, canary.port)
+    monkeypatch.setenv("NFDI_LAUNCHER_URL_REWRITES", json.dumps(rewrites))
+    server = launcher_factory(LauncherConfig(base_url="/", systems=SYSTEMS, rate_limit=0))
+    page.goto(server.url)
+    page.fill("#identifier", identifier)
+    page.click("#resolve-btn")
+    page.wait_for_selector("#resolve-status.error")
+    shot(page, "refused")
+    status = page.inner_text("#resolve-status")
+    assert status.startswith("Could not resolve: refused"), status
+    assert "127.0.0.1" in status
+    assert "loopback" in status
+    assert page.is_hidden("#target")
+    assert page.is_hidden("#share")
+    assert canary.requests == []
