@@ -26,7 +26,7 @@ from fdo.config import NetConfig
 from fdo.errors import NotFound, RefusedTarget, UnsupportedIdentifier, UpstreamError
 from fdo.identifiers import Identifier
 from fdo.net import Git, HttpClient, HttpNotFound
-from fdo.net.policy import carried_problem
+from fdo.net.policy import carried_problem, redact_url
 from fdo.providers import ProviderTable, hosted_ids
 from fdo.resolvers import DEFAULT_RESOLVERS, ResolveContext, Resolver
 from fdo.target import LaunchTarget
@@ -228,11 +228,12 @@ def check_carried_urls(target: LaunchTarget, config: NetConfig) -> None:
             continue
         host, reason = problem
         where = f"host {host}" if host else f"a {url.split(':', 1)[0][:20]}: URL"
-        record = f"{target.provider} record {target.ref or target.source}"
-        raise RefusedTarget(
-            f"refused {target.identifier}: the {record} links its {what} to {where} ({reason}); "
-            "the launcher downloads only from hosts its network policy allows"
+        record = f"{target.provider} record {redact_url(target.ref or target.source)[:200]}"
+        message = (
+            f"refused {redact_url(target.identifier)}: the {record} links its {what} to {where} "
+            f"({reason}); the launcher downloads only from hosts its network policy allows"
         )
+        raise RefusedTarget(" ".join(message.split()))  # one line, whatever the record says
 
 
 _default: Resolution | None = None

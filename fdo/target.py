@@ -140,7 +140,7 @@ class LaunchTarget:
                 yield f"provenance {key}", value
         for choice in self.choices:
             if _URL.match(choice.identifier):
-                yield f"choice {choice.label[:80]!r}", choice.identifier
+                yield "choice", choice.identifier
 
     def with_(self, **changes: Any) -> LaunchTarget:
         return replace(self, **changes)
