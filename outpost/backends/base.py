@@ -51,6 +51,8 @@ class StartRequest:
     user_options: dict[str, Any] = field(default_factory=dict)
     #: seconds the whole start may take (the flavor's ``start_timeout``); None: the backend's
     start_timeout: float | None = None
+    #: the flavor as flavors.yaml gives it to this hub and user (backends read ``resources``)
+    flavor: dict[str, Any] = field(default_factory=dict)
 
 
 class Backend(LoggingConfigurable):

@@ -12,9 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from types import SimpleNamespace
 from typing import Any
-from urllib.parse import quote
 
 import docker.errors
 from dockerspawner import DockerSpawner
@@ -22,6 +20,7 @@ from jupyterhub.utils import random_port
 from traitlets import Bool, Unicode
 
 from outpost.backends.base import Backend, Progress, StartRequest
+from outpost.backends.identity import spawner_identity
 from outpost.mapping import SpawnSettings
 from outpost.readiness import service_prefix
 from outpost.store import Record
@@ -70,17 +69,7 @@ class DockerBackend(Backend):
 
     def _spawner(self, record: Record, settings: SpawnSettings, env: dict[str, str],
                  user_options: dict[str, Any]) -> LoopbackDockerSpawner:
-        base_url = env.get("JUPYTERHUB_BASE_URL", "/") or "/"
-        user = SimpleNamespace(
-            name=record.user_name, id=record.user_id, escaped_name=quote(record.user_name, ""),
-            url=f"{base_url}user/{quote(record.user_name, '')}/", groups=[],
-            progress_url=lambda name: "",
-        )
-        hub = SimpleNamespace(api_url=env.get("JUPYTERHUB_API_URL", ""),
-                              base_url=base_url.rstrip("/") + "/hub/",
-                              public_host=env.get("JUPYTERHUB_HOST", ""))
-        orm = SimpleNamespace(name=record.name, display_name=record.name, server=None)
-        spawner = LoopbackDockerSpawner(parent=self, user=user, hub=hub, orm_spawner=orm)
+        spawner = LoopbackDockerSpawner(parent=self, **spawner_identity(record, env))
         spawner.image = settings.image
         spawner.allowed_images = {settings.image: settings.image}
         spawner.pull_policy = self._pull_policy(settings.image)

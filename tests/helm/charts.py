@@ -183,3 +183,70 @@ def port_number(c: dict[str, Any], name_or_number: str | int) -> int:
     ports = {p["name"]: p["containerPort"] for p in c.get("ports") or []}
     assert name_or_number in ports, f"container {c['name']} has no port {name_or_number}"
     return int(ports[name_or_number])
+
+
+def check_workload_selectors(r: Rendered) -> None:
+    """Every workload's selector selects its own pod template."""
+    for workload, template in pod_templates(r):
+        assert selector_matches(workload["spec"]["selector"], template["metadata"]["labels"]), \
+            workload["metadata"]["name"]
+
+
+def check_references(r: Rendered, external: set[str]) -> None:
+    """Every Secret (and key), ConfigMap (and key), volume, ServiceAccount and Role a pod or
+    binding names is rendered, or is one the operator was told to provide (``external``)."""
+    secrets = {s["metadata"]["name"]: s for s in r.all("Secret")}
+    configmaps = {c["metadata"]["name"]: c for c in r.all("ConfigMap")}
+    claims = r.names("PersistentVolumeClaim")
+    accounts = r.names("ServiceAccount") | {"default"}
+    for _workload, template in pod_templates(r):
+        spec = template["spec"]
+        assert spec.get("serviceAccountName", "default") in accounts
+        for name, key, optional in secret_refs(spec):
+            if name in external:
+                continue
+            assert name in secrets, f"Secret {name} is used but not rendered"
+            if key is not None and not optional:
+                assert key in secret_keys(secrets[name]), f"{name} has no key {key}"
+        for name, keys in configmap_refs(spec):
+            assert name in configmaps, f"ConfigMap {name} is used but not rendered"
+            assert set(keys) <= set(configmaps[name]["data"])
+        volumes = {v["name"]: v for v in spec.get("volumes", [])}
+        for vol in volumes.values():
+            if "persistentVolumeClaim" in vol:
+                assert vol["persistentVolumeClaim"]["claimName"] in claims
+        for c in spec["containers"]:
+            for mount in c.get("volumeMounts", []):
+                assert mount["name"] in volumes
+                if mount.get("subPath") and "configMap" in volumes[mount["name"]]:
+                    assert mount["subPath"] in configmaps[volumes[mount["name"]]["configMap"]["name"]]["data"]
+    for binding in r.all("RoleBinding"):
+        assert binding["roleRef"]["name"] in r.names("Role")
+        for subject in binding["subjects"]:
+            assert subject["name"] in accounts
+
+
+def lint_and_validate(chart: str, values: dict[str, Any], rendered: Rendered, kube: str) -> list[str]:
+    """Strict lint without warnings, then strict validation; the kinds without a schema."""
+    result = lint(chart, values, kube)
+    assert result["errors"] == [], result
+    assert not [m for m in result["messages"] if m["severity"] > 1], result["messages"]
+    return validate(rendered.docs, kube)
+
+
+def rejection(chart: str, base_file: str, bad: dict[str, Any]) -> str:
+    """The schema error for the base values with ``bad`` merged in (fails if accepted)."""
+    values = merge(load_values(chart, base_file), bad)
+    try:
+        render(chart, values)
+    except helm_python.HelmValuesError as err:
+        return str(err)
+    raise AssertionError(f"{chart} accepted {bad}")
+
+
+def packaged_names(chart: str, destination: Path) -> list[str]:
+    import tarfile
+
+    tgz = helm_python.package(str(HELM / chart), destination=str(destination))
+    with tarfile.open(tgz) as tar:
+        return tar.getnames()

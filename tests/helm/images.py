@@ -7,9 +7,13 @@ rebuilt only when pyproject.toml changes).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import subprocess
 from pathlib import Path
+from typing import Any
+
+from tests.helm import charts
 
 ROOT = Path(__file__).resolve().parents[2]
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -39,3 +43,48 @@ def build_image(target: str) -> str:
     proc = subprocess.run([*cmd, "."], cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return tag
+
+
+def docker_run_options(rendered: charts.Rendered, name: str, workdir: Path) -> tuple[list[str], dict[str, Any]]:
+    """``docker run`` options equivalent to the rendered container ``name``: its user,
+    read-only root (/tmp writable), no capabilities, its environment (Secret values from the
+    rendered Secrets), ConfigMap and Secret files where it mounts them, claims as empty
+    directories. Returns (options, container)."""
+    deployment = next(d for d in rendered.all("Deployment"))
+    spec = deployment["spec"]["template"]["spec"]
+    container = charts.container(deployment["spec"]["template"], name)
+    secrets = {s["metadata"]["name"]: s for s in rendered.all("Secret")}
+    opts = ["--read-only", "--tmpfs", "/tmp:rw,mode=1777",
+            "--user", str(container["securityContext"]["runAsUser"]), "--cap-drop", "ALL",
+            "--security-opt", "no-new-privileges"]
+    for env in container["env"]:
+        if "value" in env:
+            opts += ["-e", f"{env['name']}={env['value']}"]
+        elif ref := env["valueFrom"].get("secretKeyRef"):
+            data = secrets[ref["name"]].get("stringData", {})
+            if ref["key"] in data:
+                opts += ["-e", f"{env['name']}={data[ref['key']]}"]
+            else:
+                assert ref.get("optional"), f"{ref} missing"
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    for mount in container["volumeMounts"]:
+        vol = volumes[mount["name"]]
+        target = workdir / mount["name"]
+        if "configMap" in vol:
+            cm = rendered.get("ConfigMap", vol["configMap"]["name"])
+            src = workdir / mount["subPath"]
+            src.write_text(cm["data"][mount["subPath"]])
+            opts += ["-v", f"{src}:{mount['mountPath']}:ro"]
+        elif "secret" in vol:
+            secret = secrets[vol["secret"]["secretName"]]
+            target.mkdir()
+            for item in vol["secret"]["items"]:
+                raw = secret.get("data", {}).get(item["key"])
+                content = base64.b64decode(raw) if raw is not None else secret["stringData"][item["key"]].encode()
+                (target / item["path"]).write_bytes(content)
+            opts += ["-v", f"{target}:{mount['mountPath']}:ro"]
+        elif "persistentVolumeClaim" in vol:
+            target.mkdir(mode=0o777)
+            target.chmod(0o777)  # a fresh claim, writable by the pod's fsGroup
+            opts += ["-v", f"{target}:{mount['mountPath']}"]
+    return opts, container

@@ -12,7 +12,6 @@ is started here; the hub-api check is covered by the launcher's own tests).
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import subprocess
@@ -20,7 +19,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -28,7 +26,7 @@ import requests
 from tests.harness.hub import free_port
 from tests.harness.registry import Registry
 from tests.helm import charts
-from tests.helm.images import build_image
+from tests.helm.images import build_image, docker_run_options
 
 pytestmark = [pytest.mark.docker, pytest.mark.registry]
 
@@ -37,40 +35,6 @@ def launcher_image() -> str:
     return build_image("launcher")
 
 
-def run_args(rendered: charts.Rendered, workdir: Path) -> tuple[list[str], dict[str, Any]]:
-    """docker run options equivalent to the rendered launcher container."""
-    deployment = next(d for d in rendered.all("Deployment"))
-    spec = deployment["spec"]["template"]["spec"]
-    container = charts.container(deployment["spec"]["template"], "launcher")
-    secrets = {s["metadata"]["name"]: s for s in rendered.all("Secret")}
-    opts = ["--read-only", "--tmpfs", "/tmp:rw,mode=1777",
-            "--user", str(container["securityContext"]["runAsUser"]), "--cap-drop", "ALL",
-            "--security-opt", "no-new-privileges"]
-    for env in container["env"]:
-        if "value" in env:
-            opts += ["-e", f"{env['name']}={env['value']}"]
-        elif ref := env["valueFrom"].get("secretKeyRef"):
-            data = secrets[ref["name"]].get("stringData", {})
-            if ref["key"] in data:
-                opts += ["-e", f"{env['name']}={data[ref['key']]}"]
-            else:
-                assert ref.get("optional"), f"{ref} missing"
-    volumes = {v["name"]: v for v in spec["volumes"]}
-    for mount in container["volumeMounts"]:
-        vol = volumes[mount["name"]]
-        if "configMap" in vol:
-            cm = rendered.get("ConfigMap", vol["configMap"]["name"])
-            src = workdir / mount["subPath"]
-            src.write_text(cm["data"][mount["subPath"]])
-            opts += ["-v", f"{src}:{mount['mountPath']}:ro"]
-        elif "secret" in vol:
-            secret = secrets[vol["secret"]["secretName"]]
-            target = workdir / mount["name"]
-            target.mkdir()
-            for item in vol["secret"]["items"]:
-                (target / item["path"]).write_bytes(base64.b64decode(secret["data"][item["key"]]))
-            opts += ["-v", f"{target}:{mount['mountPath']}:ro"]
-    return opts, container
 
 
 @pytest.fixture
@@ -86,7 +50,7 @@ def rendered_for_docker(registry: Registry) -> Iterator[tuple[charts.Rendered, i
 def test_image_starts_and_answers_the_chart_probes(
         launcher_image: str, rendered_for_docker: tuple[charts.Rendered, int], tmp_path: Path) -> None:
     rendered, port = rendered_for_docker
-    opts, container = run_args(rendered, tmp_path)
+    opts, container = docker_run_options(rendered, "launcher", tmp_path)
     os.chmod(tmp_path, 0o755)
     name = f"nfdi-launcher-test-{uuid.uuid4().hex[:8]}"
     subprocess.run(["docker", "run", "-d", "--name", name, "--network", "host", *opts,
