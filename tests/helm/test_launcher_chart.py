@@ -245,3 +245,43 @@ def test_package_leaves_ci_values_out(tmp_path: Path) -> None:
     names = charts.packaged_names(CHART, tmp_path)
     assert f"{CHART}/values.schema.json" in names and f"{CHART}/templates/NOTES.txt" in names
     assert not [n for n in names if "/ci/" in n]
+
+
+KUBERNETES_BUILDS = [f for f in FILES if charts.load_values(CHART, f).get("builds", {}).get("executor", "kubernetes")
+                     == "kubernetes"]
+
+
+@pytest.mark.parametrize("name", KUBERNETES_BUILDS)
+def test_build_pods_fit_the_chart(name: str, tmp_path: Path) -> None:
+    """The executor configured from the rendered config file makes build pods that the
+    chart's Role allows, its NetworkPolicy selects, its DinD socket and Secret serve."""
+    from builders.executors import buildpod
+    from builders.executors.base import BuildRequest
+    from builders.executors.kubernetes import KubernetesExecutor
+
+    values = charts.load_values(CHART, name)
+    r = charts.render(CHART, values)
+    config = load_config_file(r.get("ConfigMap", FULLNAME)["data"]["nfdi_launcher_config.py"], tmp_path)
+    executor = KubernetesExecutor(config=config, registry_url=config.BuildManager.registry_url)
+    image = f"registry.example.org/{config.BuildManager.image_prefix}gh-o-2dr-123456:abcdef"
+    blob = buildpod.ContextBlob(executor.registry_url, "r", "sha256:" + "1" * 64)
+    pod = buildpod.build_pod_manifest(executor.pod_spec(
+        BuildRequest(context_dir=tmp_path, image=image, push=True), blob))
+    for kube in charts.KUBE_VERSIONS:
+        charts.validate([pod], kube)
+    role = r.get("Role", f"{FULLNAME}-builds")
+    assert role["metadata"]["namespace"] == pod["metadata"]["namespace"] == executor.namespace
+    granted = {(res, verb) for rule in role["rules"] for res in rule["resources"] for verb in rule["verbs"]}
+    # what PodApi calls: create, read, delete, list (+ delete by selector), log
+    assert {("pods", "create"), ("pods", "get"), ("pods", "delete"), ("pods", "list"), ("pods/log", "get")} <= granted
+    registry = next(v for v in pod["spec"]["volumes"] if v["name"] == "registry")["secret"]["secretName"]
+    assert registry == (values.get("registry", {}).get("existingSecret") or f"{FULLNAME}-registry")
+    socket = next(v for v in pod["spec"]["volumes"] if v["name"] == "docker-socket")["hostPath"]["path"]
+    for dind in r.all("DaemonSet"):
+        assert next(v for v in dind["spec"]["template"]["spec"]["volumes"]
+                    if v["name"] == "run-dind")["hostPath"]["path"] == socket
+        assert dind["spec"]["template"]["spec"].get("nodeSelector") == pod["spec"].get("nodeSelector")
+    if values.get("networkPolicy", {}).get("enabled", True):
+        policy = r.get("NetworkPolicy", f"{FULLNAME}-builds")
+        assert charts.selector_matches(policy["spec"]["podSelector"], pod["metadata"]["labels"])
+    assert pod["spec"]["activeDeadlineSeconds"] == values.get("builds", {}).get("timeoutSeconds", 3600)
