@@ -1,29 +1,35 @@
-"""Benchmark: cached launch through the launcher vs. the hub-only floor; RSS with 500 streams.
+"""Benchmark: launches through ``nfdi-launcher stack``, timed on the wire (issue 16).
 
-Starts everything itself on loopback: the local git server (scenario ``rees-dockerfile``),
-a real JupyterHub + CHP + DockerSpawner, the builder (local Docker engine), and the
-launcher (in-process for the timing runs; a separate ``nfdi-launcher serve`` process for
-the RSS run).
+Starts the stack as the README does (a subprocess, fresh state directory, repositories on a
+local git server reached through ``NFDI_LAUNCHER_URL_REWRITES``, each salted so no earlier
+run built it), and a user with a token per launch, like a person who logged in:
 
-1. ``cached_launch_ratio``: median wall time of ``GET /build/...`` -> ``ready`` for an
-   image that exists (cache hit), divided by the median time to start the same image
-   through the JupyterHub REST API directly (create user, POST server with the same
-   user_options, follow /progress to ready). Runs alternate; N runs each.
-2. ``launcher_share_median_ms``: the launcher's own time inside a launch: request ->
-   spawn POST, plus hub ready -> our ``ready`` event (the rest is the hub and Docker).
-3. ``rss_mb_500_streams``: resident memory of the launcher process holding 500 open
-   ``/build/`` event streams parked on a hub that accepts connections and never answers.
+1. ``first_launch_fresh_stack_s``: the first launch of a new repository on the fresh stack
+   (build + push + start), request -> ``ready``; ``cold_launch_s``: another new repository,
+   registry warm. Goal: first <= 1.5 x cold (no base-image push on a first launch).
+2. Cached launches, ``--pairs`` (15) alternating pairs, a NEW user each: A through the
+   launcher, D the same image started directly through the stack's hub REST API.
+   ``cached_launch_ratio`` = median of A_i/D_i. From A, on the wire: request -> first byte
+   (``first_byte_ms``), -> the spawn POST's arrival at the hub (hub access log,
+   ``spawn_post_ms``), -> "Server requested" (``server_requested_ms``, goal <= 50), and
+   ``ready`` -> first ``/api/status`` 200 through the proxy (``ready_to_status_ms``).
+   Also the delay from the hub receiving an Outpost progress event to its arrival at the
+   client (``outpost_event_relay_ms``): the OutpostSpawner's 1 s tick, see docs.
+3. Burst: ``--burst`` (8) users launch one unbuilt ref at once on flavor ``small`` (room for
+   8); builds (the registry's manifest PUTs), failures, time to all ready, against the floor
+   of as many concurrent direct hub starts of the built image. Goals: 1 build, ratio <= 1.1.
+4. ``rss_mb_500_streams``: launcher memory with 500 open streams (``--no-rss`` skips it).
 
-Prints progress to stderr and ONE JSON object on the last stdout line.
+Progress on stderr; the last stdout line is one JSON object. About 6 min on an idle machine.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
-import os
-import statistics
-import subprocess
+import re
+import secrets
 import sys
 import tempfile
 import time
@@ -34,198 +40,198 @@ from urllib.parse import quote
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tornado.httpclient import AsyncHTTPClient, HTTPRequest  # noqa: E402
-
-from builders import BuildManager  # noqa: E402
-from fdo.resolve import Resolution  # noqa: E402
-from launcher.app import make_app  # noqa: E402
-from launcher.config import LauncherConfig  # noqa: E402
-from launcher.handoff.base import user_options  # noqa: E402
-from launcher.handoff.hubapi import HubApiHandOff  # noqa: E402
-from launcher.pipeline import LaunchContext, Pipeline  # noqa: E402
+from bench._rss import rss_run  # noqa: E402
+from bench._stack import (  # noqa: E402
+    Stack,
+    Stream,
+    build_url,
+    event_stream,
+    first_status,
+    hub_done,
+    hub_requests,
+    load,
+    median,
+    say,
+    scenarios,
+    start_stack,
+)
+from launcher.handoff.base import spawn_reference  # noqa: E402
 from tests.harness.gitserver import GitServer  # noqa: E402
-from tests.harness.hub import free_port, start_hub  # noqa: E402
-from tests.launcher._client import read_stream, serving  # noqa: E402
 
-RUNS = int(os.environ.get("BENCH_LAUNCH_RUNS", "7"))
-STREAMS = int(os.environ.get("BENCH_LAUNCH_STREAMS", "500"))
-#: pre-created temporary users (LauncherConfig.anonymous_user_pool); 0 = create per launch
-POOL = int(os.environ.get("BENCH_LAUNCH_POOL", "2"))
-PUBLIC = "https://git.example.org/rees-dockerfile"
-PREFIX = "local/nfdi-launcher-bench/"
-HUB_CONFIG = "c.Spawner.environment = {'JUPYTERHUB_ALLOW_TOKEN_IN_URL': '1'}"
+REPOS = ["first", "cold", "cached", "burst", "rss"]
 
 
-def say(msg: str) -> None:
-    print(f"[bench/launch] {msg}", file=sys.stderr, flush=True)
+def log(msg: str) -> None:
+    say("launch", msg)
 
 
-async def hub_api(hub: Any, method: str, path: str, body: Any = None, **kw: Any) -> Any:
-    client = AsyncHTTPClient()
-    req = HTTPRequest(hub.api_url + path, method=method, headers={"Authorization": f"token {hub.token}"},
-                      body=None if body is None and method in ("GET", "DELETE") else json.dumps(body or {}),
-                      allow_nonstandard_methods=True, request_timeout=300, **kw)
-    return await client.fetch(req, raise_error=False)
+def public(name: str) -> str:
+    return f"https://git.example.org/bench-{name}"
 
 
-async def floor_launch(hub: Any, options: dict[str, Any], i: int) -> float:
-    """Start the image through the hub's REST API directly; seconds until ready."""
-    user, server = f"floor-{i}-{os.getpid()}", "s"
-    start = time.perf_counter()
-    await hub_api(hub, "POST", f"/users/{user}")
-    r = await hub_api(hub, "POST", f"/users/{user}/servers/{server}", options)
-    assert r.code in (201, 202), r.body
-    done = asyncio.Event()
-
-    def on_chunk(chunk: bytes) -> None:
-        if b'"ready": true' in chunk or b'"ready":true' in chunk:
-            done.set()
-
-    fetch = asyncio.ensure_future(hub_api(hub, "GET", f"/users/{user}/servers/{server}/progress",
-                                          streaming_callback=on_chunk))
-    await asyncio.wait_for(done.wait(), 300)
-    elapsed = time.perf_counter() - start
-    fetch.cancel()
-    await cleanup(hub, user, server)
-    return elapsed
+def ms(seconds: float | None) -> float:
+    return round(seconds * 1000, 1) if seconds is not None else float("nan")
 
 
-async def cleanup(hub: Any, user: str, server: str) -> None:
-    await hub_api(hub, "DELETE", f"/users/{user}/servers/{server}", {"remove": True})
-    for _ in range(100):
-        r = await hub_api(hub, "DELETE", f"/users/{user}")
-        if r.code in (204, 404):
-            return
-        await asyncio.sleep(0.3)
+async def launch(stack: Stack, repo: str, sha: str, user: str) -> dict[str, Any]:
+    """One launch by a new user through the launcher; its on-the-wire times (seconds)."""
+    token = await asyncio.to_thread(stack.new_user, user)
+    stream = await event_stream(build_url(stack, public(repo), sha),
+                                {"Authorization": f"token {token}"})
+    ready = stream.last
+    assert ready.get("phase") == "ready", stream.events[-3:]
+    t_ready = stream.events[-1][0]
+    t_status = await first_status(ready["url"], ready["token"])
+    lines = await asyncio.to_thread(stack.hub_log)
+    spawn = hub_requests(lines, "POST", rf"/hub/api/users/{user}/servers/[^/]+")
+    posted = hub_requests(lines, "POST", rf"/hub/api/users/progress/events/{user}/[^/]+")
+    relayed = [t for t, ev in stream.events if str(ev.get("message", "")).startswith("Outpost:")]
+    return {
+        "total": t_ready - stream.sent,
+        "built": _since(stream, lambda ev: ev.get("phase") == "built"),
+        "first_byte": stream.first_byte - stream.sent,
+        "spawn_post": spawn[0][0] - stream.sent if spawn else None,
+        "server_requested": _since(stream, lambda ev: "Server requested" in str(ev.get("message"))),
+        "ready_to_status": t_status - t_ready,
+        # hub got the Outpost's event -> the client got it (the relay's own delay)
+        "relay": [t - done for t, (_arrived, done) in zip(relayed, posted, strict=False)],
+        "image": str(ready["image"]),
+    }
 
 
-async def timing_runs(hub: Any, builder: BuildManager, spec: str) -> tuple[float, float]:
-    config = LauncherConfig(hub_url=hub.url, hub_api_url=hub.api_url, hub_api_token=hub.token,
-                            ready_linger=0.0, rate_limit=0, launch_timeout=300, anonymous_user_pool=POOL)
-    pipeline = Pipeline(config, Resolution().resolve, builder, HubApiHandOff(config))
-    contexts: list[LaunchContext] = []
-    pipeline.observers.append(contexts.append)
-    ours: list[float] = []
-    floor: list[float] = []
-    async with serving(make_app(config, pipeline=pipeline)) as url:
-        say("warm-up: build the image (or find it) and launch once")
-        _c, _h, evs, _n = await read_stream(url + "build/git/" + spec, timeout=600)
-        assert evs[-1]["phase"] == "ready", evs[-3:]
-        image = evs[-1]["image"]
-        await cleanup(hub, evs[-1]["user"], evs[-1]["server_name"])
-        options = user_options(contexts[-1].target, image, "local", "default")  # type: ignore[arg-type]
-        contexts.clear()
-        for i in range(RUNS):
-            if i % 2:  # alternate the order: neither side always runs on a just-cleaned hub
-                floor.append(await floor_launch(hub, options, i))
-            start = time.perf_counter()
-            _c, _h, evs, _n = await read_stream(url + "build/git/" + spec, timeout=300)
-            ours.append(time.perf_counter() - start)
-            assert evs[-1]["phase"] == "ready" and evs[0]["phase"] == "built", evs[:2]
-            await cleanup(hub, evs[-1]["user"], evs[-1]["server_name"])
-            if not i % 2:
-                floor.append(await floor_launch(hub, options, i))
-            say(f"run {i + 1}/{RUNS}: launcher {ours[-1]:.3f} s, hub-only {floor[-1]:.3f} s")
-    shares = [((c.timings["spawn_request"] - c.timings["request"]) + (c.timings["ready"] - c.timings["hub_ready"])) * 1000
-              for c in contexts if {"spawn_request", "hub_ready", "ready"} <= c.timings.keys()]
-    say(f"launcher share per run (ms): {[round(s, 1) for s in shares]}")
-    return statistics.median(ours) / statistics.median(floor), statistics.median(shares)
+def _since(stream: Stream, predicate: Any) -> float | None:
+    t = stream.at(predicate)
+    return t - stream.sent if t is not None else None
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
+def direct_options(image: str) -> dict[str, Any]:
+    """What the launcher sends for the stack's first system and flavor (minus provenance)."""
+    image = spawn_reference(image)
+    return {"service": "jupyterlab", "option": "custom", "profile": "custom", "name": "bench",
+            "system": "local-small", "flavor": "small", "image": image,
+            "custom": {"customimage": image}, "storage": {"localstoragepath": "/home/jovyan/work"}}
 
 
-async def open_stream(port: int, path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n\r\n".encode())
-    await writer.drain()
-    return reader, writer
+async def direct(stack: Stack, image: str, user: str) -> tuple[float, float]:
+    """Start *image* through the stack's hub REST API (no launcher): (sent, ready) times."""
+    await asyncio.to_thread(stack.new_user, user)
+    sent = time.time()
+    r = await asyncio.to_thread(stack.api, "POST", f"/users/{user}/servers/s",
+                                json=direct_options(image))
+    assert r.status_code in (201, 202), r.text
+    stream = await event_stream(f"{stack.url}hub/api/users/{user}/servers/s/progress",
+                                {"Authorization": f"token {stack.token}"}, done=hub_done)
+    assert stream.last.get("ready"), stream.events[-3:]
+    return sent, stream.events[-1][0]
 
 
-async def wait_launching(reader: asyncio.StreamReader) -> None:
-    data = b""
-    while b"Launching server" not in data:  # emitted before the first hub API call
-        chunk = await reader.read(4096)
-        if not chunk:
-            raise RuntimeError(f"stream closed early: {data[-300:]!r}")
-        data += chunk
+async def remove_users(stack: Stack, users: list[str]) -> None:
+    await asyncio.gather(*(asyncio.to_thread(stack.remove_user, u) for u in users))
 
 
-async def rss_run(git: GitServer, spec: str, workdir: Path) -> float:
-    """500 parked streams on a separate launcher process; its VmRSS in MB."""
-    parked: list[asyncio.StreamWriter] = []
+def manifest_puts(stack: Stack, image: str) -> int:
+    """How many times the image's repository got a manifest pushed (= builds)."""
+    repo = image.split("@")[0].rsplit(":", 1)[0].split("/", 1)[1]
+    text = (stack.state / "registry.log").read_text(errors="replace")
+    return len(re.findall(rf'"PUT /v2/{re.escape(repo)}/manifests/', text))
 
-    async def silent(_r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        parked.append(w)  # accept, never answer: a hub that hangs
 
-    hub_server = await asyncio.start_server(silent, "127.0.0.1", 0, backlog=1024)
-    hub_port = hub_server.sockets[0].getsockname()[1]
-    port = free_port()
-    cfg = workdir / "nfdi_launcher_config.py"
-    cfg.write_text("\n".join([
-        f"c.LauncherConfig.hub_url = 'http://127.0.0.1:{hub_port}/'",
-        "c.LauncherConfig.hub_api_token = 'bench'",
-        "c.LauncherConfig.rate_limit = 0",
-        "c.LauncherConfig.hub_request_timeout = 600.0",
-        f"c.BuildManager.image_prefix = {PREFIX!r}",
-        f"c.BuildManager.state_dir = {str(workdir / 'builds')!r}",
-    ]) + "\n")
-    env = {**os.environ, "NFDI_LAUNCHER_URL_REWRITES": json.dumps(git.rewrite(PUBLIC, "rees-dockerfile"))}
-    proc = subprocess.Popen([str(ROOT / ".venv/bin/nfdi-launcher"), "serve", "--config", str(cfg),
-                             "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=open(workdir / "launcher.log", "wb"))
-    writers: list[asyncio.StreamWriter] = []
+async def burst(stack: Stack, sha: str, n: int) -> dict[str, Any]:
+    users = [f"burst{i}" for i in range(n)]
+    tokens = await asyncio.gather(*(asyncio.to_thread(stack.new_user, u) for u in users))
+    url = build_url(stack, public("burst"), sha)
+    sent = time.time()
+    streams = await asyncio.gather(*(event_stream(url, {"Authorization": f"token {t}"})
+                                     for t in tokens))
+    ok = [s for s in streams if s.last.get("phase") == "ready"]
+    result: dict[str, Any] = {"failures": n - len(ok)}
+    result["all_ready"] = max(s.events[-1][0] for s in ok) - sent if ok else float("nan")
+    image = ok[0].last["image"] if ok else ""
+    result["builds"] = manifest_puts(stack, image) if image else 0
+    await remove_users(stack, users)
+    floor_users = [f"floor{i}" for i in range(n)]
+    times = await asyncio.gather(*(direct(stack, image, u) for u in floor_users))
+    result["floor"] = max(r for _s, r in times) - min(s for s, _r in times)
+    await remove_users(stack, floor_users)
+    return result
+
+
+async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    git = GitServer(work / "git", scenarios(work / "scenarios", secrets.token_hex(4), REPOS))
+    sha = {r: git.sha(r, "refs/heads/main") for r in REPOS}
+    rewrites = {k: v for r in REPOS for k, v in git.rewrite(public(r), r).items()}
+    loads = [load()]
+    stack = await asyncio.to_thread(start_stack, work / "stack",
+                                    {"NFDI_LAUNCHER_URL_REWRITES": json.dumps(rewrites)})
+    out: dict[str, Any] = {"stack_up_s": round(stack.up_seconds, 2)}
     try:
-        for _ in range(200):
-            try:
-                _r, w = await asyncio.open_connection("127.0.0.1", port)
-                w.close()
-                break
-            except OSError:
-                await asyncio.sleep(0.1)
-        path = "/build/git/" + spec
-        reader, writer = await open_stream(port, path)  # first one resolves and finds the image
-        writers.append(writer)
-        await asyncio.wait_for(wait_launching(reader), 300)
-        idle_rss = rss_mb(proc.pid)
-        for start in range(1, STREAMS, 50):
-            batch = [await open_stream(port, path) for _ in range(min(50, STREAMS - start))]
-            writers.extend(w for _r, w in batch)
-            await asyncio.wait_for(asyncio.gather(*(wait_launching(r) for r, _w in batch)), 300)
-        await asyncio.sleep(1)
-        rss = rss_mb(proc.pid)
-        say(f"launcher RSS: {idle_rss:.1f} MB with 1 stream, {rss:.1f} MB with {len(writers)} streams "
-            f"({len(parked)} hub connections parked)")
-        return rss
+        log(f"fresh stack up in {stack.up_seconds:.1f} s; first launch of a new repository")
+        first = await launch(stack, "first", sha["first"], "first")
+        cold = await launch(stack, "cold", sha["cold"], "cold")
+        await remove_users(stack, ["first", "cold"])
+        log(f"first launch {first['total']:.2f} s (built at {first['built']:.2f} s), cold "
+            f"launch {cold['total']:.2f} s (built at {cold['built']:.2f} s); load {load()}")
+        out.update(first_launch_fresh_stack_s=round(first["total"], 2),
+                   first_launch_built_s=round(first["built"], 2),
+                   cold_launch_s=round(cold["total"], 2), cold_launch_built_s=round(cold["built"], 2))
+        warm = await launch(stack, "cached", sha["cached"], "warm")
+        image = warm["image"]
+        await remove_users(stack, ["warm"])
+        a: list[dict[str, Any]] = []
+        d: list[float] = []
+        for i in range(args.pairs):
+            for kind in ("ad" if i % 2 == 0 else "da"):
+                if kind == "a":
+                    a.append(await launch(stack, "cached", sha["cached"], f"a{i}"))
+                    await remove_users(stack, [f"a{i}"])
+                else:
+                    sent, ready = await direct(stack, image, f"d{i}")
+                    d.append(ready - sent)
+                    await remove_users(stack, [f"d{i}"])
+            loads.append(load())
+            log(f"pair {i + 1}/{args.pairs}: launcher {a[-1]['total']:.3f} s (first byte "
+                f"{ms(a[-1]['first_byte'])} ms, Server requested "
+                f"{ms(a[-1]['server_requested'])} ms), direct {d[-1]:.3f} s; load {loads[-1]}")
+        out.update(
+            cached_launch_ratio=round(median([x["total"] / y for x, y in zip(a, d, strict=True)]), 3),
+            cached_launch_median_s=round(median([x["total"] for x in a]), 3),
+            direct_start_median_s=round(median(d), 3),
+            **{f"{k}_ms": ms(median([x[k] for x in a if x[k] is not None]))
+               for k in ("first_byte", "spawn_post", "server_requested", "ready_to_status")},
+            outpost_event_relay_ms=ms(median([r for x in a for r in x["relay"]])),
+            outpost_event_relay_max_ms=ms(max((r for x in a for r in x["relay"]), default=None)))
+        if args.burst:
+            log(f"burst: {args.burst} users, one unbuilt ref")
+            b = await burst(stack, sha["burst"], args.burst)
+            log(f"burst: all ready after {b['all_ready']:.2f} s, {b['builds']} build(s), "
+                f"{b['failures']} failure(s); floor {b['floor']:.2f} s; load {load()}")
+            n = args.burst
+            out.update({f"burst{n}_all_ready_s": round(b["all_ready"], 2),
+                        f"burst{n}_floor_s": round(b["floor"], 2),
+                        f"burst{n}_all_ready_ratio": round(b["all_ready"] / b["floor"], 3),
+                        f"burst{n}_builds": b["builds"], f"burst{n}_failures": b["failures"]})
     finally:
-        for w in writers + parked:
-            w.close()
-        proc.terminate()
-        proc.wait(timeout=30)
-        hub_server.close()
+        stack.stop()
+    if not args.no_rss:
+        spec = f"{quote(public('rss'), safe='')}/{sha['rss']}"
+        idle, rss = await rss_run(rewrites, spec, work, 500)
+        log(f"launcher RSS: {idle:.1f} MB with 1 stream, {rss:.1f} MB with 500")
+        out["rss_mb_500_streams"] = round(rss, 1)
+    git.close()
+    out["load_start_end"] = [loads[0], load()]
+    return out
 
 
-async def main() -> None:
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--pairs", type=int, default=15, help="cached launch pairs (15)")
+    parser.add_argument("--burst", type=int, default=8, help="users in the burst (8; 0: none)")
+    parser.add_argument("--no-rss", action="store_true", help="skip the 500-stream memory run")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-launch-") as tmp:
-        work = Path(tmp)
-        git = GitServer(work / "git")
-        os.environ["NFDI_LAUNCHER_URL_REWRITES"] = json.dumps(git.rewrite(PUBLIC, "rees-dockerfile"))
-        spec = f"{quote(PUBLIC, safe='')}/{git.sha('rees-dockerfile', 'refs/tags/v1.1^{}')}"
-        hub = start_hub(work / "hub", config=HUB_CONFIG)
-        try:
-            builder = BuildManager(image_prefix=PREFIX, state_dir=str(work / "builds"))
-            ratio, share = await timing_runs(hub, builder, spec)
-        finally:
-            hub.stop()
-        rss = await rss_run(git, spec, work)
-        git.close()
-    print(json.dumps({"cached_launch_ratio": round(ratio, 3), "launcher_share_median_ms": round(share, 2),
-                      "rss_mb_500_streams": round(rss, 1)}))
+        result = asyncio.run(run(args, Path(tmp)))
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

@@ -6,7 +6,8 @@
 #   docker-registry, debootstrap, git, chromium (browser tests), node's
 #   configurable-http-proxy, a virtual environment at .venv with this project
 #   installed (editable), and the local base images
-#   local/debian:bookworm and local/jupyter-base:<version>.
+#   local/debian:bookworm and local/jupyter-base:<version>, and a registry storage
+#   holding the latter that new stacks start their registry from (no push on a first launch).
 #
 # Every step checks first whether its work is already done, so a second run
 # takes seconds. Nothing is pulled from Docker Hub: the base images are made
@@ -135,6 +136,12 @@ jupyter_base_image() {
   rm -rf "$ctx"
 }
 
+registry_seed() {
+  # The base image in a registry storage that every new `nfdi-launcher stack` links into its
+  # own registry, so that no first launch pushes it (launcher/cli/stack_seed.py). One-off.
+  "$ROOT/.venv/bin/python" -m launcher.cli.stack_seed --storage "$STATE/registry-seed" "$BASE_IMAGE"
+}
+
 need_root
 t_all=$SECONDS
 timed apt_packages
@@ -144,4 +151,5 @@ timed node_proxy
 timed python_venv
 timed debian_image
 timed jupyter_base_image
+timed registry_seed
 log "setup done in $((SECONDS - t_all)) s"

@@ -2,7 +2,8 @@
 
 Starts, in this order, each as a child process with its own state under ``--state-dir``:
 
-1. a registry (Debian's ``docker-registry``, when installed) on 127.0.0.1:<free port>;
+1. a registry (Debian's ``docker-registry``, when installed) on 127.0.0.1:<free port>,
+   holding the base images builds start from before the URL is printed (``stack_seed``);
 2. one Outpost with the Docker backend, offered to the hub as two systems
    (``local-small``, ``local-large``) with different flavors — each system is its own hub
    identity at the Outpost, so the flavor rules of ``flavors.yaml`` differ per system;
@@ -34,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyterhub.utils import random_port
-from traitlets import Bool, Float, Int, Unicode
+from traitlets import Bool, Float, Int, List, Unicode
 
 from appbase.app import LauncherApp
 from launcher.cli.stack_files import (
@@ -45,6 +46,7 @@ from launcher.cli.stack_files import (
     write_outpost_files,
     write_registry_config,
 )
+from launcher.cli.stack_seed import DEFAULT_SEED, SeedError, seed_registry
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -64,6 +66,18 @@ class StackApp(LauncherApp):
     launcher = Bool(True, help="Start the launcher as a hub service.").tag(config=True)
     wait_timeout = Float(90.0, help="Seconds to wait for each component to answer.").tag(
         config=True)
+    seed_images = List(
+        Unicode(), ["local/jupyter-base:6.1.1"],
+        help="""Local images that builds start FROM. Before the URL is printed the registry
+        gets them (from ``registry_seed`` when it has them: about a second; else pushed
+        now, once per state directory), so that no first launch pushes a base image.""",
+    ).tag(config=True)
+    registry_seed = Unicode(
+        str(DEFAULT_SEED),
+        help="""Registry storage holding the ``seed_images``, made once by scripts/setup.sh
+        (``python -m launcher.cli.stack_seed``); its blobs are hard-linked into the stack's
+        registry. Empty: push the images from the engine instead.""",
+    ).tag(config=True)
 
     aliases = {**LauncherApp.aliases, "state-dir": "StackApp.state_dir", "port": "StackApp.port",
                "wait-timeout": "StackApp.wait_timeout"}
@@ -160,7 +174,22 @@ class StackApp(LauncherApp):
         url = f"http://127.0.0.1:{ports.registry}"
         self._wait(url + "/v2/", "the registry")
         notes.append(f"registry: {url}")
+        self._seed_registry(state / "registry", url, notes)
         return url
+
+    def _seed_registry(self, storage: Path, url: str, notes: list[str]) -> None:
+        """Base images into the registry now, not in the first launch (see stack_seed)."""
+        if not self.seed_images:
+            return
+        print("registry: making sure it holds the base images builds start from ...",
+              flush=True)
+        try:
+            lines = seed_registry(storage, url.removeprefix("http://"), list(self.seed_images),
+                                  Path(self.registry_seed) if self.registry_seed else None)
+        except (SeedError, OSError, subprocess.TimeoutExpired) as e:
+            notes.append(f"registry: base images NOT seeded ({e}); the first build pushes them")
+            return
+        notes.extend(f"registry holds {line}" for line in lines)
 
     def _restart_outpost(self, state: Path) -> None:
         index = next(i for i, (name, _) in enumerate(self.procs) if name == "outpost")

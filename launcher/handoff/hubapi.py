@@ -3,10 +3,12 @@
 Steps (each failure names the step and the hub's answer):
 
 1. the user: the logged-in hub user, or a new temporary user in anonymous mode;
-2. the server: ``server_name(target, system, flavor)``; a ready server is reused, a
-   pending one is followed, otherwise ``POST users/<u>/servers/<s>`` with user_options;
+2. the server: ``server_name(target, system, flavor)``; ``POST users/<u>/servers/<s>`` with
+   user_options starts it — the hub's answer says whether it already runs (then reused) or
+   is already starting (then followed);
 3. a per-launch token (``POST users/<u>/tokens``, scope ``access:servers!server=<u>/<s>``)
-   is minted while the server spawns — it is the ``token`` of the ready event;
+   is minted while the server spawns, after the first progress event — it is the
+   ``token`` of the ready event;
 4. the hub's ``.../progress`` event stream is relayed as ``launching`` events.
 """
 
@@ -173,31 +175,27 @@ class HubApiHandOff(HandOff):
         user = await self.ensure_user(ctx)
         server = server_name(ctx.target, req.system, req.flavor)
         upath = f"users/{quote(user)}"
-        existing: dict[str, Any] = {}
-        if req.user:  # a temporary user has no servers yet: skip the lookup
-            model = await self.hub.json("GET", upath, what=f"look up user {user}")
-            existing = (model or {}).get("servers", {}).get(server) or {}
-        if existing.get("ready"):
+        running = await self.start_server(ctx, user, server)
+        if running:
             yield events.launching(f"Reusing running server {server}")
-        elif existing.get("pending") != "spawn":
-            options = user_options(ctx.target, ctx.image, req.system, req.flavor, req.name,
-                                   req.storage_path or self.config.storage_path)
-            ctx.timings["spawn_request"] = asyncio.get_running_loop().time()
-            await self.hub.call("POST", f"{upath}/servers/{quote(server)}", options, ok=(201, 202),
-                                what=f"start server {user}/{server}")
-        token_task = asyncio.ensure_future(self.mint_token(user, server))
-        path = str(existing.get("url") or "")
+        # Minted once the hub has answered the progress stream's first event: the hub is
+        # single-threaded and hashing a token would hold that first event back.
+        token_task: asyncio.Future[str] | None = None
+        path = ""
         try:
-            if not existing.get("ready"):
+            if not running:
                 async for ev in self.follow_progress(user, server):
+                    if token_task is None:
+                        token_task = asyncio.ensure_future(self.mint_token(user, server))
                     if ev.get("phase") == "ready":
                         path = str(ev.get("url") or "")
                         continue
                     yield ev
             ctx.timings["hub_ready"] = asyncio.get_running_loop().time()
-            token = await token_task
+            token = await (token_task or self.mint_token(user, server))
         finally:
-            token_task.cancel()
+            if token_task is not None:
+                token_task.cancel()
         if not path:
             model = await self.hub.json("GET", upath, what=f"look up server {user}/{server}")
             path = str(((model or {}).get("servers", {}).get(server) or {}).get("url") or "")
@@ -207,6 +205,25 @@ class HubApiHandOff(HandOff):
         ready = ready_fields(ctx, url, token)
         ready.update(user=user, server_name=server, handoff=self.name)
         yield ready
+
+    async def start_server(self, ctx: LaunchContext, user: str, server: str) -> bool:
+        """Ask the hub to start the server; True if it is already running (then reused).
+
+        No lookup first: the start request itself says whether the server runs (400
+        "already running") or is starting (202), which saves a round trip per launch."""
+        assert ctx.target is not None
+        req = ctx.request
+        options = user_options(ctx.target, ctx.image, req.system, req.flavor, req.name,
+                               req.storage_path or self.config.storage_path)
+        ctx.timings["spawn_request"] = asyncio.get_running_loop().time()
+        resp = await self.hub.call("POST", f"users/{quote(user)}/servers/{quote(server)}", options,
+                                   ok=(201, 202, 400), what=f"start server {user}/{server}")
+        if resp.code != 400:
+            return False
+        message = _hub_message(resp)
+        if "is already running" in message:
+            return True
+        raise PipelineError(400, f"JupyterHub refused to start server {user}/{server}: 400 {message}")
 
     async def mint_token(self, user: str, server: str) -> str:
         body = {

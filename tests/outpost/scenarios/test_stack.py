@@ -166,6 +166,31 @@ def test_stack_two_systems_and_user_files_survive_images_and_restarts(
 
 
 PUBLIC_REPO = "https://git.example.org/rees-dockerfile"
+MANIFEST_TYPES = ("application/vnd.docker.distribution.manifest.v2+json, "
+                  "application/vnd.oci.image.manifest.v1+json")
+
+
+def _seeded_layers(stack: Stack) -> list[str]:
+    """The base image's layers in the stack's registry, checked against the local image;
+    returns their digests."""
+    text = stack.output.read_text()
+    registry = re.search(r"registry: (http://127\.0\.0\.1:\d+)", text)
+    seed = re.search(rf"registry holds {re.escape(BASE_IMAGE)} as 127\.0\.0\.1:\d+/(\S+):(\S+) ",
+                     text)
+    assert registry and seed, text
+    base = f"{registry.group(1)}/v2/{seed.group(1)}"
+    r = requests.get(f"{base}/manifests/{seed.group(2)}", headers={"Accept": MANIFEST_TYPES},
+                     timeout=30)
+    assert r.status_code == 200, r.text
+    manifest = r.json()
+    config = requests.get(f"{base}/blobs/{manifest['config']['digest']}", timeout=30).json()
+    local = subprocess.run(["docker", "image", "inspect", "-f", "{{json .RootFS.Layers}}",
+                            BASE_IMAGE], capture_output=True, text=True, check=True, timeout=60)
+    assert config["rootfs"]["diff_ids"] == json.loads(local.stdout)
+    layers = [layer["digest"] for layer in manifest["layers"]]
+    for digest in layers:
+        assert requests.head(f"{base}/blobs/{digest}", timeout=30).status_code == 200
+    return layers
 
 
 def _build_stream(stack: Stack, spec: str, token: str, system: str,
@@ -203,6 +228,8 @@ def test_launch_through_the_launcher_builds_and_keeps_user_files(
     finally:
         del os.environ["NFDI_LAUNCHER_URL_REWRITES"]
     try:
+        # The fresh stack's registry held the base image when the URL was printed ...
+        base_layers = _seeded_layers(stack)
         assert stack.api("POST", "/users/alice").status_code in (201, 409)
         token = stack.api("POST", "/users/alice/tokens", json={"note": "test"}).json()["token"]
         seen: list[str] = []
@@ -226,6 +253,12 @@ def test_launch_through_the_launcher_builds_and_keeps_user_files(
             seen = sorted([*seen, name])
             server = server_url.rstrip("/").rsplit("/", 1)[-1]
             _stop(stack, server)
+        # ... so no build uploaded a base layer: builds mount them from the seed repository.
+        uploads = [line for line in (stack_dir / "registry.log").read_text().splitlines()
+                   if ('"PUT ' in line or '"PATCH ' in line) and "/nfdi-launcher/seed/" not in line]
+        assert uploads  # the builds' own layers
+        for digest in base_layers:
+            assert not [line for line in uploads if digest.split(":")[1] in line], digest
         assert stack.containers() == []
     finally:
         stack.stop()
