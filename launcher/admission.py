@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from launcher import events
 from launcher.config import LauncherConfig
+from launcher.pipeline import Event, LaunchRequest, Pipeline
 
 
 class AdmissionError(Exception):
@@ -134,3 +136,15 @@ class Admission:
         self.rate = RateLimiter(config.rate_limit, config.rate_limit_period)
         self.policy = SpecPolicy(config.allowed_specs, config.banned_specs)
         self.quotas = Quotas(config.per_user_quota, config.per_target_quota, config.total_quota)
+
+
+async def run_with_quotas(admission: Admission, pipeline: Pipeline,
+                          request: LaunchRequest) -> AsyncIterator[Event]:
+    """The pipeline's events while the request holds its place in the quotas; a full
+    quota is one ``failed`` event."""
+    try:
+        with admission.quotas.hold(request.user or request.client_ip, request.identifier):
+            async for ev in pipeline.run(request):
+                yield ev
+    except AdmissionError as err:
+        yield events.failed(str(err), err.status_code)

@@ -9,7 +9,7 @@ every pattern with the configured ``base_url`` and concatenates the lists in the
 Shared state is in ``Application.settings``:
 
 - ``launcher``: the :class:`~launcher.config.LauncherConfig`
-- ``state``: the :class:`LauncherState` (pipeline, admission, hub auth)
+- ``state``: the :class:`LauncherState` (pipeline, admission, hub auth, store, jobs)
 """
 
 from __future__ import annotations
@@ -23,9 +23,11 @@ from urllib.parse import urlparse
 import tornado.web
 
 from launcher import eventlog
-from launcher.admission import Admission
+from launcher.admission import Admission, run_with_quotas
 from launcher.config import LauncherConfig
+from launcher.jobs import Jobs
 from launcher.pipeline import Pipeline
+from launcher.store import Store
 
 PACKAGE_DIR = Path(__file__).parent
 
@@ -50,6 +52,8 @@ class LauncherState:
     config: LauncherConfig
     pipeline: Pipeline
     admission: Admission
+    store: Store
+    jobs: Jobs
     hub_auth: Any = None  # jupyterhub.services.auth.HubOAuth when auth_enabled
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -86,7 +90,12 @@ def make_app(
     if eventlog.observer not in pipeline.observers:
         pipeline.observers.append(eventlog.observer)
     hub_auth = _hub_auth(config)
-    state = LauncherState(config=config, pipeline=pipeline, admission=Admission(config), hub_auth=hub_auth)
+    admission = Admission(config)
+    store = Store(parent=config)
+    store.start()
+    jobs = Jobs(store, lambda request: run_with_quotas(admission, pipeline, request), parent=config)
+    state = LauncherState(config=config, pipeline=pipeline, admission=admission, store=store,
+                          jobs=jobs, hub_auth=hub_auth)
     handlers = collect_handlers(config.base_url, handler_modules)
     if hub_auth is not None:
         from jupyterhub.services.auth import HubOAuthCallbackHandler

@@ -9,10 +9,20 @@ token lifetime 300 s, keepalive 25 s, 60 s linger after ``ready``).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, List, Unicode, default, validate
 from traitlets.config import Configurable
+
+
+def default_state_dir() -> Path:
+    """$NFDI_LAUNCHER_STATE_DIR, else $XDG_STATE_HOME/nfdi-launcher (~/.local/state/...)."""
+    env = os.environ.get("NFDI_LAUNCHER_STATE_DIR", "")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_STATE_HOME", "") or str(Path.home() / ".local" / "state")
+    return Path(xdg) / "nfdi-launcher"
 
 
 def _ensure_slash(url: str) -> str:
@@ -37,6 +47,16 @@ class LauncherConfig(Configurable):
     def _valid_base_url(self, proposal: Any) -> str:
         value = "/" + str(proposal["value"]).strip("/") + "/"
         return "/" if value == "//" else value
+
+    state_dir = Unicode(
+        help="""Directory of the launcher's own state (the store's SQLite file unless
+        c.Store.db_url names a database). Default: $NFDI_LAUNCHER_STATE_DIR, else
+        $XDG_STATE_HOME/nfdi-launcher (~/.local/state/nfdi-launcher).""",
+    ).tag(config=True)
+
+    @default("state_dir")
+    def _state_dir_default(self) -> str:
+        return str(default_state_dir())
 
     badge_base_url = Unicode(
         "",

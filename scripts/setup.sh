@@ -34,7 +34,9 @@ need_root() {
 
 apt_packages() {
   local want=(docker.io docker-registry debootstrap git chromium chromium-driver
-              iproute2 ca-certificates curl openssl python3-venv)
+              iproute2 ca-certificates curl openssl python3-venv
+              # the launcher store's tests run a private server (tests/harness/postgres.py)
+              postgresql)
   # This machine kind ships Node.js and npm; Debian's npm conflicts with them.
   command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
   local missing=()

@@ -7,9 +7,25 @@ Fixtures (see each module's docstring):
   ``replay_server``, ``rewrites_env``).
 - ``tests.harness.canary``: loopback server that must get no request (``canary``).
 - ``tests.harness.netns``: run code in a loopback-only network namespace (``netns_run``).
+- ``tests.harness.postgres``: a real PostgreSQL server in a temp dir (``postgres``).
 
 Each harness module has a self-test ``tests/harness/test_<name>.py``.
+
+Launchers made by tests keep their store (``LauncherConfig.state_dir``) in one temp dir
+per session, never in the user's ~/.local/state.
 """
+
+import os
+import shutil
+import tempfile
+
+_STATE_DIR = tempfile.mkdtemp(prefix="nfdi-launcher-tests-")
+os.environ.setdefault("NFDI_LAUNCHER_STATE_DIR", _STATE_DIR)
+
+
+def pytest_sessionfinish() -> None:
+    shutil.rmtree(_STATE_DIR, ignore_errors=True)
+
 
 pytest_plugins = [
     "tests.harness.replay",
@@ -18,4 +34,5 @@ pytest_plugins = [
     "tests.harness.hub",
     "tests.harness.registry",
     "tests.harness.gitserver",
+    "tests.harness.postgres",
 ]

@@ -25,6 +25,8 @@ from appbase.app import LauncherApp, until_stopped
 from builders import BuildManager
 from fdo.config import NetConfig
 from launcher.config import LauncherConfig
+from launcher.jobs import Jobs
+from launcher.store import Store
 
 
 class ServeApp(LauncherApp):
@@ -57,7 +59,7 @@ class ServeApp(LauncherApp):
         "registry-url": "BuildManager.registry_url",
     }
 
-    classes = [LauncherApp, LauncherConfig, BuildManager, NetConfig]
+    classes = [LauncherApp, LauncherConfig, Store, Jobs, BuildManager, NetConfig]
 
     def make_app(self) -> Any:
         from launcher.app import make_app
@@ -78,8 +80,14 @@ class ServeApp(LauncherApp):
         base_url = app.settings["base_url"]
         self.log.info("nfdi-launcher listening on http://%s:%s%s", self.ip, port, base_url)
         print(f"nfdi-launcher serving at http://{self.ip}:{port}{base_url}", flush=True)
+        state = app.settings["state"]
+        orphans = await state.jobs.recover()  # jobs a previous run of this launcher left
+        if orphans:
+            self.log.warning("%d jobs were left running by a stopped launcher; reported as failed", orphans)
         await until_stopped()
         server.stop()
+        await state.jobs.close()  # running jobs end as failed, their requesters are told
+        state.store.close()
         close = getattr(app.settings["state"].pipeline.handoff, "close", None)
         if close is not None:
             await close()  # e.g. delete pooled temporary users

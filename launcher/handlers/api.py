@@ -1,58 +1,23 @@
 """JSON API under ``/api/v1/``: resolve, builds, launches, systems, OpenAPI document.
 
 Builds and launches started here run the same :class:`~launcher.pipeline.Pipeline` as
-the event stream, in the background; their id (random, unguessable) is the handle to
-poll. Each job keeps its events, so a client can show the log after the fact.
+the event stream, in the background (:mod:`launcher.jobs`); their id (random,
+unguessable) is the handle to poll. Each job keeps its events in the launcher's store,
+so a client can show the log after the fact, from any replica, after a restart.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import secrets
-import time
-from dataclasses import dataclass, field
 from typing import Any
 
-from launcher import events
 from launcher.admission import AdmissionError
 from launcher.handlers.base import BaseHandler, UserError
 from launcher.openapi import OPENAPI
 from launcher.pipeline import LaunchRequest
 
-MAX_JOBS = 1000
-MAX_EVENTS = 500
-
-
-@dataclass
-class Job:
-    id: str
-    kind: str  # "build" | "launch"
-    request: LaunchRequest
-    created: float = field(default_factory=time.time)
-    events: list[dict[str, Any]] = field(default_factory=list)
-    status: str = "running"  # running | ready | failed
-    task: asyncio.Task[None] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        last = self.events[-1] if self.events else {}
-        data: dict[str, Any] = {
-            "id": self.id, "kind": self.kind, "status": self.status,
-            "identifier": self.request.identifier, "system": self.request.system,
-            "flavor": self.request.flavor, "phase": last.get("phase"), "events": self.events,
-        }
-        if self.status == "ready":
-            data["result"] = last
-        if self.status == "failed":
-            data["message"] = last.get("message", "").rstrip("\n")
-            data["status_code"] = last.get("status_code", 500)
-        return data
-
 
 class ApiHandler(BaseHandler):
-    def jobs(self) -> dict[str, Job]:
-        return self.state.extra.setdefault("jobs", {})  # type: ignore[no-any-return]
-
     def body_json(self) -> dict[str, Any]:
         if len(self.request.body) > 16384:
             raise UserError(413, "request body too large")
@@ -106,42 +71,14 @@ class JobsHandler(ApiHandler):
                                 launch_host=self.public_base_url(), user=self.user_name, system=system,
                                 flavor=flavor, storage_path=storage,
                                 name=str(body.get("name", ""))[:100], build_only=self.kind == "build")
-        job = self.start(request)
+        job = await self.state.jobs.start(self.kind, request)
         self.set_header("Location", f"{self.base_url}api/v1/{self.collection}/{job.id}")
         self.write_json(job.to_json(), 202)
 
-    def start(self, request: LaunchRequest) -> Job:
-        jobs = self.jobs()
-        if len(jobs) >= MAX_JOBS:  # forget the oldest finished jobs
-            for old in sorted(jobs.values(), key=lambda j: j.created)[: len(jobs) - MAX_JOBS + 1]:
-                if old.status != "running":
-                    jobs.pop(old.id, None)
-        job = Job(id=secrets.token_urlsafe(16), kind=self.kind, request=request)
-        jobs[job.id] = job
-        job.task = asyncio.ensure_future(self.run(job))
-        return job
-
-    async def run(self, job: Job) -> None:
-        req = job.request
-        try:
-            # the same concurrent-launch quotas as the /build stream
-            with self.state.admission.quotas.hold(req.user or req.client_ip, req.identifier):
-                async for ev in self.state.pipeline.run(req):
-                    self.record(job, ev)
-        except AdmissionError as err:
-            self.record(job, events.failed(str(err), err.status_code))
-
-    @staticmethod
-    def record(job: Job, ev: dict[str, Any]) -> None:
-        job.events.append(ev)
-        del job.events[:-MAX_EVENTS]
-        if ev.get("phase") in ("ready", "failed"):
-            job.status = str(ev["phase"])
-
-    def get(self, job_id: str | None = None) -> None:
+    async def get(self, job_id: str | None = None) -> None:
         if not job_id:
             raise UserError(405, f"POST a JSON object to start a {self.kind}; GET {self.collection}/<id> for its status")
-        job = self.jobs().get(job_id)
+        job = await self.state.jobs.get(job_id)
         if job is None or job.kind != self.kind:
             raise UserError(404, f"no {self.kind} {job_id}")
         self.write_json(job.to_json())

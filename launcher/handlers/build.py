@@ -15,7 +15,7 @@ from tornado.iostream import StreamClosedError
 
 from fdo.providers import SPEC_PROVIDERS
 from launcher import buildtoken, events
-from launcher.admission import AdmissionError
+from launcher.admission import AdmissionError, run_with_quotas
 from launcher.handlers.base import BaseHandler, UserError
 from launcher.pipeline import LaunchRequest
 
@@ -88,14 +88,8 @@ class BuildHandler(EventStreamHandler):
             keepalive.cancel()
 
     async def stream(self, request: LaunchRequest) -> None:
-        state = self.state
-        try:
-            with state.admission.quotas.hold(request.user or request.client_ip, request.identifier):
-                async for ev in state.pipeline.run(request):
-                    await self.emit(ev)
-        except AdmissionError as err:
-            await self.emit(events.failed(str(err), err.status_code))
-            return
+        async for ev in run_with_quotas(self.state.admission, self.state.pipeline, request):
+            await self.emit(ev)
         await self.linger()
 
     def admit(self) -> LaunchRequest:
