@@ -39,7 +39,7 @@ from fdo.resolvers.ckan import ckan_page, ckan_spec
 from fdo.resolvers.dataverse import dataverse_page
 from fdo.resolvers.figshare import figshare_page
 from fdo.resolvers.hydroshare import hydroshare_page, hydroshare_spec, prepare_bag
-from fdo.resolvers.invenio import invenio_page, zenodo_page
+from fdo.resolvers.invenio import invenio_page, invenio_spec, zenodo_page
 from fdo.resolvers.rocrate import rocrate_page, rocrate_spec
 from fdo.resolvers.rsd import rsd_page, rsd_spec
 from fdo.resolvers.swh import prepare_vault
@@ -134,8 +134,9 @@ PROVIDERS: tuple[Provider, ...] = (
              frozenset({"zenodo.org", "sandbox.zenodo.org"}), more_hosts=True,
              example="10.5281/zenodo.3242074",
              form=Form("Zenodo DOI", _DOI_FORM, "Zenodo DOI")),
-    Provider("invenio", "InvenioRDM", None, invenio_page,
-             frozenset({"rogue-scholar.org", "data.caltech.edu"}), more_hosts=True),
+    Provider("invenio", "InvenioRDM", invenio_spec, invenio_page,
+             frozenset({"rogue-scholar.org", "data.caltech.edu"}), more_hosts=True,
+             example="rogue-scholar.org/apt10-14q04"),
     Provider("figshare", "Figshare", pids.doi_spec("figshare"), figshare_page,
              frozenset({"figshare.com"}), more_hosts=True, example="10.6084/m9.figshare.9782777.v1",
              form=Form("Figshare DOI", _DOI_FORM, "Figshare DOI")),

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import unquote
 
 from traitlets import Bool
 
 from fdo.errors import NotFound, ResolveError
-from fdo.identifiers import Identifier, WebUrl, malformed
+from fdo.identifiers import Classifier, Identifier, WebUrl, malformed
 from fdo.resolvers.base import Outcome, ResolveContext, Resolver, archive_target, as_dict, as_list
 from fdo.resolvers.git import pick_ref
 from fdo.target import FileEntry, LaunchTarget
@@ -32,6 +33,19 @@ def zenodo_page(url: WebUrl, raw: str, hosts: frozenset[str]) -> Identifier | No
     if not recid.isdigit():
         raise malformed("Zenodo URL does not name a record", "paste https://zenodo.org/records/<id>")
     return Identifier("zenodo", f"zenodo:{url.host}/{recid}", {"host": url.host, "recid": recid}, raw)
+
+
+def invenio_spec(rest: str, raw: str, table: Classifier) -> Identifier:
+    """``invenio/<host>/<record id>``: the launch spec of a record without a DOI, on an
+    InvenioRDM host the operator knows (an unknown host is refused, never queried)."""
+    host, _, recid = unquote(rest).partition("/")
+    if not host or not recid or not _INVENIO_ID.match(recid.rstrip("/")):
+        raise malformed("invenio spec is not <host>/<record id>", "paste the record URL")
+    ident = table.url(f"https://{host}/records/{recid.rstrip('/')}", raw)
+    if ident.kind not in ("invenio", "zenodo"):  # Zenodo is InvenioRDM too
+        raise malformed(f"'{host[:60]}' is not an InvenioRDM host this launcher knows",
+                        "paste the record URL, or ask the operator to add the host")
+    return ident
 
 
 def invenio_page(url: WebUrl, raw: str, hosts: frozenset[str]) -> Identifier | None:
@@ -99,7 +113,8 @@ class InvenioResolver(Resolver):
         return record
 
     def _launch_path(self, doi: str, host: str, recid: str) -> str:
-        return f"v2/doi/{doi}" if doi else f"v2/{self.provider}/{host}/{recid}"
+        # without a DOI: the invenio spec, which /build accepts for any known host
+        return f"v2/doi/{doi}" if doi else f"v2/invenio/{host}/{recid}"
 
     def _target(self, ident: Identifier, host: str, record: dict[str, Any], ctx: ResolveContext) -> LaunchTarget:
         recid = str(record.get("id", ""))

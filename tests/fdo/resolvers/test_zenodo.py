@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from fdo.errors import NotFound
+from fdo.errors import MalformedIdentifier, NotFound
+from fdo.providers import SPEC_PROVIDERS, parse
 from fdo.resolve import Resolution
 from tests.fdo.conftest import fixture_json
 from tests.harness.gitserver import Rewriter
@@ -72,3 +73,33 @@ def test_invenio_record_with_files(resolution: Callable[..., Resolution], replay
     target = resolution().resolve("https://rogue-scholar.org/records/abcde-12345")
     assert (target.provider, target.files[0].name) == ("invenio", "code.zip")
     assert target.launch_path == "v2/doi/10.59350/510pg-zzf58"
+
+
+def test_invenio_record_without_doi_launches_through_a_spec_build_accepts(
+        resolution: Callable[..., Resolution], replay: ReplayServer) -> None:
+    """CONSTRUCTED: the record above without its DOI. Its launch path is what the /v2/
+    page hands to /build, so resolving that path must give the same pinned target."""
+    rec = copy.deepcopy(fixture_json("invenio-rdm-record-rogue-scholar-apt10-14q04.json"))
+    rec["id"] = "fghij-67890"
+    rec["pids"] = {}
+    rec["files"] = {"enabled": True, "entries": {"code.zip": {
+        "key": "code.zip", "size": 3, "checksum": "md5:" + "2" * 32,
+        "links": {"content": "https://rogue-scholar.org/api/records/fghij-67890/files/code.zip/content"}}}}
+    replay.add("https://rogue-scholar.org/api/records/fghij-67890", body=rec)
+    target = resolution().resolve("https://rogue-scholar.org/records/fghij-67890")
+    assert target.launch_path == "v2/invenio/rogue-scholar.org/fghij-67890"
+    assert target.launch_path.split("/")[1] in SPEC_PROVIDERS
+    again = resolution().resolve(target.launch_path.removeprefix("v2/"))
+    assert (again.source, again.ref, again.files) == (target.source, target.ref, target.files)
+    assert again.launch_path == target.launch_path
+
+
+@pytest.mark.parametrize("spec, needle", [
+    ("invenio/github.com/abcde-12345", "not an InvenioRDM host this launcher knows"),
+    ("invenio/evil.example.org/abcde-12345", "not an InvenioRDM host this launcher knows"),
+    ("invenio/rogue-scholar.org/..%2F..%2Fadmin", "not <host>/<record id>"),
+    ("invenio/rogue-scholar.org", "not <host>/<record id>"),
+])
+def test_invenio_spec_names_only_known_hosts_and_record_ids(spec: str, needle: str) -> None:
+    with pytest.raises(MalformedIdentifier, match=needle):
+        parse(spec)
