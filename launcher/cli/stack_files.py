@@ -122,6 +122,8 @@ def write_launcher_config(state: Path, systems_file: Path, registry_url: str,
         f"c.LauncherConfig.systems = launcher_systems({str(systems_file)!r})",
         # Links handed to browsers go through the proxy, not to the hub's own port.
         f"c.LauncherConfig.hub_url = {public_url!r}",
+        # its store (jobs of /api/v1, receipts) survives restarts of the stack
+        f"c.LauncherConfig.state_dir = {str(state / 'launcher')!r}",
     ]
     if registry_url:
         lines.append(f"c.BuildManager.registry_url = {registry_url!r}")
