@@ -1,9 +1,12 @@
 """Logging for every nfdi-launcher process: token scrubbing and optional JSON lines.
 
-Secrets reach log records through URLs (``?token=...``, ``https://user:pw@host``) and
-headers (``Authorization: token ...``). :class:`ScrubFilter` rewrites the *formatted*
-message of every record, so a secret is removed whichever logger or argument carried
-it. The filter is installed on handlers (not loggers) so records from third-party
+Secrets reach log records through URLs (``?token=...``, ``#access_token=...``,
+``https://user:pw@host``), headers (``Authorization: token ...``) and pasted forge tokens
+(``ghp_...``, ``glpat-...``), often percent-encoded (the home form sends a pasted URL as
+``?id=https%3A%2F%2Fuser%3Aghp_...%40github.com``). :func:`scrub` matches the text as it is
+and every percent-encoded word decoded (up to three times, so double encoding does not
+hide anything). :class:`ScrubFilter` rewrites the *formatted* message of every record, so
+a secret is removed whichever logger or argument carried it. The filter is installed on handlers (not loggers) so records from third-party
 libraries (tornado, jupyterhub, urllib3) pass through it as well.
 """
 
@@ -13,13 +16,14 @@ import json
 import logging
 import re
 from typing import Any
+from urllib.parse import unquote
 
 #: query parameters whose values are secrets (JupyterHub's list plus ours)
 SCRUB_PARAM_KEYS = ("token", "auth", "key", "code", "state", "xsrf", "_xsrf", "password",
                     "secret", "access_token", "build_token", "api_token", "client_secret")
 
 _KEYS = "|".join(re.escape(k) for k in SCRUB_PARAM_KEYS)
-_PARAM_RE = re.compile(rf"(?P<key>[?&;](?:{_KEYS})=)(?P<value>[^&#\s\"']+)", re.IGNORECASE)
+_PARAM_RE = re.compile(rf"(?P<key>[?&;#](?:{_KEYS})=)(?P<value>[^&#\s\"']+)", re.IGNORECASE)
 _USERINFO_RE = re.compile(r"(?P<scheme>\b[a-z][a-z0-9+.-]*://)(?P<userinfo>[^/@\s:]+(?::[^/@\s]*)?)@",
                           re.IGNORECASE)
 _HEADER_RE = re.compile(
@@ -32,7 +36,36 @@ _ENV_SECRET_RE = re.compile(
     r"(?P<value>[^\s,'\"}]+)"
 )
 
+#: token formats of the forges (GitHub classic and fine-grained, GitLab), wherever they are
+_FORGE_TOKEN_RE = re.compile(
+    r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,})")
+#: a word with at least one percent escape
+_ENCODED_WORD_RE = re.compile(r"[^\s\"'<>]*%[0-9A-Fa-f]{2}[^\s\"'<>]*")
+
 REDACTED = "[secret]"
+
+
+def _scrub_plain(text: str) -> str:
+    text = _PARAM_RE.sub(lambda m: m.group("key") + REDACTED, text)
+    text = _USERINFO_RE.sub(lambda m: m.group("scheme") + REDACTED + "@", text)
+    text = _HEADER_RE.sub(lambda m: m.group("key") + REDACTED, text)
+    text = _FORGE_TOKEN_RE.sub(REDACTED, text)
+    return _ENV_SECRET_RE.sub(lambda m: m.group("key") + REDACTED, text)
+
+
+def _scrub_encoded(match: re.Match[str]) -> str:
+    """A percent-encoded word: unchanged if its decoded form holds no secret, else that
+    form scrubbed (control characters escaped, so decoding cannot forge log lines)."""
+    word = decoded = match.group(0)
+    for _ in range(3):
+        once = unquote(decoded, errors="replace")
+        if once == decoded:
+            break
+        decoded = once
+    cleaned = _scrub_plain(decoded)
+    if cleaned == decoded:
+        return word
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in cleaned)
 
 
 def scrub(text: str) -> str:
@@ -40,11 +73,13 @@ def scrub(text: str) -> str:
 
     >>> scrub("GET /user/a/?token=abc123&x=1")
     'GET /user/a/?token=[secret]&x=1'
+    >>> scrub("GET /launch?id=https%3A%2F%2Fme%3Apw%40git.example.org%2Fr (127.0.0.1)")
+    'GET /launch?id=https://[secret]@git.example.org/r (127.0.0.1)'
     """
-    text = _PARAM_RE.sub(lambda m: m.group("key") + REDACTED, text)
-    text = _USERINFO_RE.sub(lambda m: m.group("scheme") + REDACTED + "@", text)
-    text = _HEADER_RE.sub(lambda m: m.group("key") + REDACTED, text)
-    return _ENV_SECRET_RE.sub(lambda m: m.group("key") + REDACTED, text)
+    text = _scrub_plain(text)
+    if "%" in text:
+        text = _ENCODED_WORD_RE.sub(_scrub_encoded, text)
+    return text
 
 
 class ScrubFilter(logging.Filter):
