@@ -8,6 +8,10 @@ Fixtures (see each module's docstring):
 - ``tests.harness.canary``: loopback server that must get no request (``canary``).
 - ``tests.harness.netns``: run code in a loopback-only network namespace (``netns_run``).
 - ``tests.harness.postgres``: a real PostgreSQL server in a temp dir (``postgres``).
+- ``tests.harness.chromium``: Debian's headless Chromium through Playwright (``chromium``,
+  ``chromium_page``).
+- ``tests.harness.stack``: ``nfdi-launcher stack`` as a subprocess, as the README starts it
+  (``stack_pool``, ``stack``).
 
 Each harness module has a self-test ``tests/harness/test_<name>.py``.
 
@@ -35,4 +39,6 @@ pytest_plugins = [
     "tests.harness.registry",
     "tests.harness.gitserver",
     "tests.harness.postgres",
+    "tests.harness.chromium",
+    "tests.harness.stack",
 ]

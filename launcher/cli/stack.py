@@ -10,11 +10,22 @@ Starts, in this order, each as a child process with its own state under ``--stat
 3. JupyterHub + configurable-http-proxy with the OutpostSpawner, named servers and
    JupyterHub's own ``DummyAuthenticator`` with one generated password (local use:
    any user name, the password kept in ``<state-dir>/login-password``, mode 0600);
-4. the launcher, as a hub-managed service at ``/services/launcher/``.
+4. the launcher, as a hub-managed service at ``/services/launcher/``, configured by the
+   operator's config file (``nfdi_launcher_config.py`` in the working directory, or
+   ``--config FILE``) plus the stack's wiring; the Outpost reads the same file when it
+   configures Outpost classes;
+5. with ``--anonymous`` (no login; a temporary user per launch, like mybinder.org) or
+   ``--cull-timeout N``: ``jupyterhub-idle-culler`` as a hub-managed service.
 
-It waits (bounded) until each answers, prints the URL and on Ctrl-C/SIGTERM stops the hub
-(which stops its servers through the Outpost), then the Outpost and the registry, and
-removes any container left with the stack's name prefix. User volumes are kept.
+It waits (bounded) until each answers, prints the URL, and on Ctrl-C, SIGTERM or SIGHUP
+stops the hub (which stops its servers through the Outpost), then the Outpost and the
+registry, then anything they left, and removes any container left with the stack's name
+prefix. User volumes are kept. This works also when its stdout is a pipe that is gone
+(``nfdi-launcher stack | tee log``, then Ctrl-C).
+
+It refuses to start (one ``error:`` line, exit status 2, nothing started) when ``--port`` is
+taken or another stack runs on the same state directory. ``--status`` tells what runs on a
+state directory, where, and the log files (exit status 0 when a stack runs, 3 when none).
 
 SIGUSR1 restarts just the Outpost (same config, state database and port; e.g. after changing
 its hub credentials or its config file — ``flavors.yaml`` needs no restart, the Outpost re-reads
@@ -38,6 +49,12 @@ from jupyterhub.utils import random_port
 from traitlets import Bool, Float, Int, List, Unicode
 
 from appbase.app import LauncherApp
+from launcher.cli.stack_anonymous import (
+    ANONYMOUS_CULL_TIMEOUT,
+    Culler,
+    anonymous_hub_config,
+    culler_hub_config,
+)
 from launcher.cli.stack_files import (
     StackPorts,
     secret_file,
@@ -46,14 +63,29 @@ from launcher.cli.stack_files import (
     write_outpost_files,
     write_registry_config,
 )
+from launcher.cli.stack_procs import Children, say
 from launcher.cli.stack_seed import DEFAULT_SEED, SeedError, seed_registry
+from launcher.cli.stack_state import (
+    Component,
+    StackError,
+    StackStatus,
+    StateLock,
+    describe,
+    port_in_use,
+    remove_status,
+    write_status,
+)
 
 VENV_BIN = Path(sys.executable).parent
 
 
+class Interrupted(Exception):
+    """Ctrl-C, SIGTERM or SIGHUP arrived: stop."""
+
+
 class StackApp(LauncherApp):
-    """Start registry, Outpost, JupyterHub and the launcher on loopback; stop all on Ctrl-C;
-    SIGUSR1 (``kill -USR1 <pid>``) restarts just the Outpost; SIGHUP (terminal closed) stops all."""
+    """Start registry, Outpost, JupyterHub and the launcher on loopback; stop all on Ctrl-C,
+    SIGTERM or SIGHUP; SIGUSR1 (``kill -USR1 <pid>``) restarts just the Outpost."""
 
     name = "nfdi-launcher-stack"
     description = __doc__ or ""
@@ -78,101 +110,205 @@ class StackApp(LauncherApp):
         (``python -m launcher.cli.stack_seed``); its blobs are hard-linked into the stack's
         registry. Empty: push the images from the engine instead.""",
     ).tag(config=True)
+    anonymous = Bool(False, help="""Anonymous mode, like mybinder.org: no login; every launch
+        runs as a new temporary hub user, whose servers (and then the user) the idle culler
+        removes. What such a user writes under ~/work is not kept for later launches."""
+                     ).tag(config=True)
+    cull_timeout = Int(-1, help=f"""Stop and remove servers idle for this many seconds
+        (jupyterhub-idle-culler as a hub service). -1: {ANONYMOUS_CULL_TIMEOUT} in
+        anonymous mode, off when users log in; 0: off.""").tag(config=True)
+    status = Bool(False, help="Print what runs on --state-dir (URL, components, logs) and "
+                  "exit: 0 when a stack runs, 3 when none does.").tag(config=True)
 
     aliases = {**LauncherApp.aliases, "state-dir": "StackApp.state_dir", "port": "StackApp.port",
-               "wait-timeout": "StackApp.wait_timeout"}
+               "wait-timeout": "StackApp.wait_timeout", "cull-timeout": "StackApp.cull_timeout"}
     flags = {**LauncherApp.flags,
              "no-registry": ({"StackApp": {"registry": False}}, "Do not start a registry."),
-             "no-launcher": ({"StackApp": {"launcher": False}}, "Do not start the launcher.")}
+             "no-launcher": ({"StackApp": {"launcher": False}}, "Do not start the launcher."),
+             "anonymous": ({"StackApp": {"anonymous": True}},
+                           "No login: temporary users, idle servers culled (like mybinder.org)."),
+             "status": ({"StackApp": {"status": True}},
+                        "Say what runs on --state-dir, where, and the log files.")}
 
-    procs: list[tuple[str, subprocess.Popen[bytes]]]
-    commands: dict[str, list[str]]
-    outpost_ping = ""
+    stop_requested = False
     restart_requested = False
 
     def start(self) -> None:
-        self.procs, self.commands = [], {}
         state = Path(self.state_dir).resolve()
+        if self.status:
+            lines, running = describe(state)
+            for line in lines:
+                say(line)
+            self.exit(0 if running else 3)
         state.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._install_signal_handlers()
+        lock = StateLock(state)
+        try:
+            lock.acquire()
+            if self.port and port_in_use(self.port):
+                raise StackError(f"port {self.port} on 127.0.0.1 is in use; stop what uses it "
+                                 "or choose another with --port (0: a free one)")
+        except StackError as err:
+            lock.release()
+            say(f"error: {err}", sys.stderr)
+            self.exit(2)
+        code = self._run(state)
+        lock.release()
+        if code:
+            self.exit(code)
 
-        def on_signal(signum: int, frame: Any) -> None:
-            raise KeyboardInterrupt
+    def _install_signal_handlers(self) -> None:
+        def on_stop(signum: int, frame: Any) -> None:
+            # acted on in the loops: raising here could lose a child being started
+            self.stop_requested = True
 
         def on_usr1(signum: int, frame: Any) -> None:
-            self.restart_requested = True  # acted on in the main loop, not in the handler
+            self.restart_requested = True
 
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGHUP, on_signal)  # terminal closed: stop cleanly
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, on_stop)
         signal.signal(signal.SIGUSR1, on_usr1)
+
+    def _run(self, state: Path) -> int:
+        """Bring the stack up, serve until told to stop, stop; the exit status."""
+        env = {**os.environ, "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
+        children = Children(state, env)
+        code = 0
         try:
-            url, notes = self._bring_up(state)
-            print(f"\nnfdi-launcher stack is up: {url}", flush=True)
-            for note in notes:
-                print(f"  {note}", flush=True)
-            print("Press Ctrl-C to stop.", flush=True)
-            while True:
-                if self.restart_requested:
-                    self.restart_requested = False
-                    self._restart_outpost(state)
-                for name, proc in self.procs:
-                    if proc.poll() is not None:
-                        raise RuntimeError(f"{name} exited ({proc.returncode}); see "
-                                           f"{state}/{name}.log")
-                time.sleep(1)
-        except KeyboardInterrupt:
-            print("\nstopping ...", flush=True)
-        except Exception as e:
-            print(f"error: {e}", file=sys.stderr, flush=True)
-            self._shutdown(state)
-            self.exit(1)
-        self._shutdown(state)
+            status = self._bring_up(state, children)
+            write_status(state, status)
+            say(f"\nnfdi-launcher stack is up: {status.url}")
+            for note in status.notes:
+                say(f"  {note}")
+            say("Press Ctrl-C to stop.")
+            self._serve(state, children, status)
+        except Interrupted:
+            pass
+        except StackError as err:
+            say(f"error: {err}", sys.stderr)
+            code = 2
+        except Exception as err:
+            say(f"error: {err}", sys.stderr)
+            code = 1
+        finally:
+            self._shutdown(state, children)
+        return code
+
+    def _check_stop(self) -> None:
+        if self.stop_requested:
+            raise Interrupted
+
+    def _serve(self, state: Path, children: Children, status: StackStatus) -> None:
+        while True:
+            self._check_stop()
+            if self.restart_requested:
+                self.restart_requested = False
+                proc = children.restart("outpost")
+                self._wait(children, self.outpost_ping, "the restarted Outpost")
+                say(f"restarted outpost (pid {proc.pid})")
+                for comp in status.components:
+                    if comp.name == "outpost":
+                        comp.pid = proc.pid
+                write_status(state, status)
+            exited = children.exited()
+            if exited:
+                raise RuntimeError(f"{exited[0]} exited ({exited[1]}); see "
+                                   f"{children.log_path(exited[0])}")
+            time.sleep(0.5)
 
     # -- steps ---------------------------------------------------------------------
-    def _bring_up(self, state: Path) -> tuple[str, list[str]]:
+    outpost_ping = ""
+
+    def _bring_up(self, state: Path, children: Children) -> StackStatus:
         ports = StackPorts(public=self.port or random_port(), hub=random_port(),
                            proxy_api=random_port(), outpost=random_port(), launcher=random_port(),
                            registry=random_port())
+        public = f"http://127.0.0.1:{ports.public}/"
+        operator = self._operator_config()
+        comps: list[Component] = []
         notes: list[str] = []
-        registry_url = self._start_registry(state, ports, notes)
-        systems_file = write_outpost_files(state, ports, registry_url)
-        self._spawn("outpost", [str(VENV_BIN / "nfdi-launcher"), "outpost", "--config",
-                                str(state / "outpost_config.py")], state)
+        registry_url = self._start_registry(state, ports, children, comps, notes)
+        systems_file = write_outpost_files(state, ports, registry_url,
+                                           operator if self._configures_outpost() else None)
+        proc = children.spawn("outpost", [str(VENV_BIN / "nfdi-launcher"), "outpost",
+                                          "--config", str(state / "outpost_config.py")])
         self.outpost_ping = f"http://127.0.0.1:{ports.outpost}/ping"
-        self._wait(self.outpost_ping, "the Outpost")
+        self._wait(children, self.outpost_ping, "the Outpost")
+        comps.append(Component("outpost", proc.pid, f"http://127.0.0.1:{ports.outpost}",
+                               str(children.log_path("outpost"))))
         launcher_cmd: list[str] | None = None
         if self.launcher:
-            write_launcher_config(state, systems_file, registry_url,
-                                  f"http://127.0.0.1:{ports.public}/")
+            write_launcher_config(state, systems_file, registry_url, public,
+                                  anonymous=self.anonymous, operator_config=operator)
             launcher_cmd = [str(VENV_BIN / "nfdi-launcher"), "serve", "--config",
                             str(state / "launcher_config.py")]
         password, first_time = secret_file(state / "login-password", 12)
-        write_hub_files(state, ports, systems_file, launcher_cmd, password)
-        env = {"CONFIGPROXY_AUTH_TOKEN": secrets.token_hex(16)}
-        self._spawn("jupyterhub", [str(VENV_BIN / "jupyterhub"), "-f",
-                                   str(state / "jupyterhub_config.py")], state, env)
-        public = f"http://127.0.0.1:{ports.public}/"
-        self._wait(public + "hub/api/", "JupyterHub")
+        culler = self._culler()
+        extra = (anonymous_hub_config() if self.anonymous else "") + (
+            culler_hub_config(culler) if culler else "")
+        write_hub_files(state, ports, systems_file, launcher_cmd, password, extra)
+        proc = children.spawn("jupyterhub", [str(VENV_BIN / "jupyterhub"), "-f",
+                                             str(state / "jupyterhub_config.py")],
+                              env={"CONFIGPROXY_AUTH_TOKEN": secrets.token_hex(16)})
+        self._wait_for_own_hub(children, public, state)
+        hub_log = str(children.log_path("jupyterhub"))
+        comps.append(Component("jupyterhub", proc.pid, public + "hub/", hub_log))
+        url = public + "hub/"
         if launcher_cmd:
-            self._wait(public + "services/launcher/health", "the launcher", ok=(200, 302))
+            self._wait(children, public + "services/launcher/health", "the launcher",
+                       ok=(200, 302))
             url = public + "services/launcher/"
-        else:
-            url = public + "hub/"
-        # The password goes to a 0600 file, never to the terminal (terminals get logged).
-        created = " (new)" if first_time else ""
-        notes.insert(0, f"login: any user name, the password in {state / 'login-password'}{created}")
+            comps.append(Component("launcher", None, url, hub_log))
+        if culler:
+            comps.append(Component("idle-culler", None, "", hub_log))
+        notes.insert(0, self._login_note(state, first_time))
+        if culler:
+            notes.append(f"idle culler: servers idle for {culler.timeout} s are stopped and "
+                         "removed" + (", then their temporary users" if self.anonymous else ""))
         notes.append(f"systems: local-small, local-large (one Outpost at 127.0.0.1:"
                      f"{ports.outpost}); state and logs in {state}")
-        return url, notes
+        mode = "anonymous (temporary users)" if self.anonymous else "logged in (hub login)"
+        return StackStatus(pid=os.getpid(), url=url, mode=mode, started=time.time(),
+                           components=comps, notes=notes)
 
-    def _start_registry(self, state: Path, ports: StackPorts, notes: list[str]) -> str:
+    def _login_note(self, state: Path, first_time: bool) -> str:
+        if self.anonymous:
+            return ("login: none needed, every launch runs as a new temporary user "
+                    f"(the hub login still works with the password in {state / 'login-password'})")
+        # The password goes to a 0600 file, never to the terminal (terminals get logged).
+        created = " (new)" if first_time else ""
+        return f"login: any user name, the password in {state / 'login-password'}{created}"
+
+    def _culler(self) -> Culler | None:
+        timeout = self.cull_timeout
+        if timeout < 0:
+            timeout = ANONYMOUS_CULL_TIMEOUT if self.anonymous else 0
+        return Culler.for_timeout(timeout, cull_users=self.anonymous) if timeout else None
+
+    def _operator_config(self) -> Path | None:
+        """The operator's config file this command read, if there is one."""
+        path = Path(self.config_file)
+        return path.resolve() if path.is_file() else None
+
+    def _configures_outpost(self) -> bool:
+        """True if the operator's file sets anything of the Outpost's classes."""
+        from outpost.cli import OutpostApp
+
+        names = {cls.__name__ for app_cls in OutpostApp().classes
+                 for cls in app_cls.__mro__ if cls.__module__.startswith("outpost")}
+        return bool(names & set(self.config))
+
+    def _start_registry(self, state: Path, ports: StackPorts, children: Children,
+                        comps: list[Component], notes: list[str]) -> str:
         binary = shutil.which("docker-registry")
         if not (self.registry and binary):
             notes.append("registry: none (images stay in the local Docker engine)")
             return ""
         config = write_registry_config(state, ports.registry)
-        self._spawn("registry", [binary, "serve", str(config)], state)
+        proc = children.spawn("registry", [binary, "serve", str(config)])
         url = f"http://127.0.0.1:{ports.registry}"
-        self._wait(url + "/v2/", "the registry")
+        self._wait(children, url + "/v2/", "the registry")
+        comps.append(Component("registry", proc.pid, url, str(children.log_path("registry"))))
         notes.append(f"registry: {url}")
         self._seed_registry(state / "registry", url, notes)
         return url
@@ -181,8 +317,7 @@ class StackApp(LauncherApp):
         """Base images into the registry now, not in the first launch (see stack_seed)."""
         if not self.seed_images:
             return
-        print("registry: making sure it holds the base images builds start from ...",
-              flush=True)
+        say("registry: making sure it holds the base images builds start from ...")
         try:
             lines = seed_registry(storage, url.removeprefix("http://"), list(self.seed_images),
                                   Path(self.registry_seed) if self.registry_seed else None)
@@ -191,40 +326,35 @@ class StackApp(LauncherApp):
             return
         notes.extend(f"registry holds {line}" for line in lines)
 
-    def _restart_outpost(self, state: Path) -> None:
-        index = next(i for i, (name, _) in enumerate(self.procs) if name == "outpost")
-        _terminate(self.procs.pop(index)[1])
-        self._spawn("outpost", self.commands["outpost"], state, index=index)
-        self._wait(self.outpost_ping, "the restarted Outpost")
-        print(f"restarted outpost (pid {self.procs[index][1].pid})", flush=True)
+    def _wait_for_own_hub(self, children: Children, public: str, state: Path) -> None:
+        """Wait until OUR hub answers on the public port: another hub there would refuse
+        this stack's service token (a port taken after the check, by a race)."""
+        token = (state / "launcher-token").read_text(encoding="utf-8").strip()
 
-    def _spawn(self, name: str, cmd: list[str], state: Path,
-               env: dict[str, str] | None = None, index: int | None = None) -> None:
-        full_env = {**os.environ, **(env or {}),
-                    "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
-        # the child keeps its own copy of the log descriptor; the parent closes its one
-        with (state / f"{name}.log").open("ab") as log:
-            # fixed binaries of this installation, arguments we generated
-            proc = subprocess.Popen(  # noqa: S603
-                cmd, cwd=state, stdout=log, stderr=subprocess.STDOUT, env=full_env,
-                start_new_session=True)
-        self.procs.insert(len(self.procs) if index is None else index, (name, proc))
-        self.commands[name] = cmd
-        print(f"started {name} (pid {proc.pid}, log {state / (name + '.log')})", flush=True)
+        def answer(status: int) -> bool:
+            if status in (401, 403):
+                raise StackError(f"port {public.rsplit(':', 1)[1].rstrip('/')} answers for "
+                                 "another JupyterHub; choose another --port")
+            return status == 200
 
-    def _wait(self, url: str, what: str, ok: tuple[int, ...] = (200,)) -> None:
+        self._wait(children, public + "hub/api/user", "JupyterHub", check=answer,
+                   headers={"Authorization": f"token {token}"})
+
+    def _wait(self, children: Children, url: str, what: str, ok: tuple[int, ...] = (200,),
+              check: Any = None, headers: dict[str, str] | None = None) -> None:
         import requests
 
         deadline = time.monotonic() + self.wait_timeout
         last = ""
         while time.monotonic() < deadline:
-            for name, proc in self.procs:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"{name} exited ({proc.returncode}) while waiting "
-                                       f"for {what}")
+            self._check_stop()
+            exited = children.exited()
+            if exited:
+                raise RuntimeError(f"{exited[0]} exited ({exited[1]}) while waiting for {what}; "
+                                   f"see {children.log_path(exited[0])}")
             try:
-                r = requests.get(url, timeout=3, allow_redirects=False)
-                if r.status_code in ok:
+                r = requests.get(url, timeout=3, allow_redirects=False, headers=headers)
+                if (check(r.status_code) if check else r.status_code in ok):
                     return
                 last = f"HTTP {r.status_code}"
             except requests.RequestException as e:
@@ -232,15 +362,15 @@ class StackApp(LauncherApp):
             time.sleep(0.5)
         raise RuntimeError(f"{what} did not answer within {self.wait_timeout:.0f} s ({last})")
 
-    def _shutdown(self, state: Path) -> None:
+    def _shutdown(self, state: Path, children: Children) -> None:
         # A second Ctrl-C must not cut the clean-up short.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        if children.procs:
+            say("\nstopping ...")
         # Reverse order: the hub stops its servers through the still-running Outpost.
-        for name, proc in reversed(self.procs):
-            _terminate(proc)
-            with_group_gone(proc.pid)
-            print(f"stopped {name}", flush=True)
+        children.stop_all()
+        remove_status(state)
         prefix = (state / "name-prefix").read_text().strip() if (state / "name-prefix").exists() \
             else ""
         if prefix and shutil.which("docker"):
@@ -249,23 +379,3 @@ class StackApp(LauncherApp):
             if out.stdout.split():
                 subprocess.run(["docker", "rm", "-f", *out.stdout.split()],  # noqa: S603
                                capture_output=True, timeout=60)
-        self.procs = []
-
-
-def _terminate(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-
-
-def with_group_gone(pgid: int) -> None:
-    """Kill what is left of a child's process group (e.g. the proxy of a crashed hub)."""
-    try:
-        os.killpg(pgid, signal.SIGTERM)
-    except (ProcessLookupError, PermissionError):
-        return
-

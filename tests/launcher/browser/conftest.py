@@ -1,6 +1,6 @@
 """Browser-test fixtures: Debian's headless Chromium driven by Playwright, a launcher on loopback.
 
-- ``browser`` (module): Chromium from ``/usr/bin/chromium`` (never ``playwright install``).
+- ``browser`` (module): the harness' Chromium (``tests/harness/chromium.py``).
 - ``page``: a fresh context + page; JavaScript dialogs are recorded in ``page.dialogs`` and
   dismissed, page errors in ``page.errors``; clipboard access granted.
 - ``shot(page, name)``: screenshot to ``artifacts/screenshots/<test>-<n>-<name>.png``.
@@ -21,14 +21,9 @@ import pytest
 from tornado.httpserver import HTTPServer
 from tornado.testing import bind_unused_port
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
+from tests.harness.chromium import new_page
+
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "artifacts" / "screenshots"
-#: default for every Playwright wait (ms); long waits (builds) pass their own timeout
-DEFAULT_TIMEOUT_MS = 30_000
 
 
 class LauncherServer:
@@ -105,38 +100,19 @@ def launcher_factory() -> Iterator[Callable[..., LauncherServer]]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS, timeout=60_000
-        )
-        try:
-            yield b
-        finally:
-            b.close()
+def browser(chromium: Any) -> Any:
+    """The harness' Chromium (tests/harness/chromium.py), one per module."""
+    return chromium
 
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1200, "height": 1000})
-    context.grant_permissions(["clipboard-read", "clipboard-write"])
-    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
-    p = context.new_page()
-    p.dialogs = []  # type: ignore[attr-defined]
-    p.errors = []  # type: ignore[attr-defined]
-
-    def on_dialog(dialog: Any) -> None:
-        p.dialogs.append(dialog.message)  # type: ignore[attr-defined]
-        dialog.dismiss()
-
-    p.on("dialog", on_dialog)
-    p.on("pageerror", lambda err: p.errors.append(str(err)))  # type: ignore[attr-defined]
+    p = new_page(browser)
+    p.context.grant_permissions(["clipboard-read", "clipboard-write"])
     try:
         yield p
     finally:
-        context.close()
+        p.context.close()
 
 
 @pytest.fixture
