@@ -95,7 +95,8 @@ def test_status_says_what_runs_where_and_the_log_files(stack: RunningStack,
     assert r.returncode == 0, r.stdout + r.stderr
     assert stack.url in r.stdout
     for name in ("registry", "outpost", "jupyterhub", "launcher"):
-        line = next((ln for ln in r.stdout.splitlines() if ln.split()[:1] == [name]), "")
+        line = next((ln for ln in r.stdout.splitlines()
+                     if ln.split()[:1] == [name] and " log " in ln), "")
         assert line, f"{name} missing in:\n{r.stdout}"
         assert "NOT RUNNING" not in line
         log = line.rsplit("log ", 1)[1].strip()
