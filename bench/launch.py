@@ -20,7 +20,7 @@ run built it), and a user with a token per launch, like a person who logged in:
    of as many concurrent direct hub starts of the built image. Goals: 1 build, ratio <= 1.1.
 4. ``rss_mb_500_streams``: launcher memory with 500 open streams (``--no-rss`` skips it).
 
-Progress on stderr; the last stdout line is one JSON object. About 6 min on an idle machine.
+Progress on stderr (``BENCH_DEBUG=1``: every event of every launch); the last stdout line is one JSON object. About 6 min on an idle machine.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import secrets
 import sys
@@ -80,6 +81,10 @@ async def launch(stack: Stack, repo: str, sha: str, user: str) -> dict[str, Any]
                                 {"Authorization": f"token {token}"})
     ready = stream.last
     assert ready.get("phase") == "ready", stream.events[-3:]
+    if os.environ.get("BENCH_DEBUG"):
+        for t, ev in stream.events:
+            log(f"  {user} +{t - stream.sent:7.3f} s {ev.get('phase')}: "
+                f"{str(ev.get('message', '')).strip()[:90]}")
     t_ready = stream.events[-1][0]
     t_status = await first_status(ready["url"], ready["token"])
     lines = await asyncio.to_thread(stack.hub_log)

@@ -18,10 +18,12 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.simple_httpclient import SimpleAsyncHTTPClient
+
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 
 #: ``await exited()`` -> ``None`` while the server runs, else its exit status.
 ExitCheck = Callable[[], Awaitable[int | None]]
@@ -44,7 +46,8 @@ def health_url(service: str, prefix: str) -> str:
     else:
         origin = f"http://{service}"
     prefix = "/" + prefix.strip("/") + "/" if prefix.strip("/") else "/"
-    return f"{origin}{prefix}api"
+    # the hub sends the prefix already escaped; only characters no URL path may hold change
+    return f"{origin}{quote(prefix, safe=_PATH_SAFE)}api"
 
 
 def service_prefix(env: dict[str, str]) -> str:

@@ -86,14 +86,16 @@ def test_the_hubs_first_readiness_check_succeeds(outpost: OutpostProc,
         rf"(Failed to connect to|Error while waiting for server|responded with error).*{url_re}",
         line)]
     assert len(waiting) == 1 and len(seconds) == 1 and not retries, "\n".join(hub_log[-60:])
-    # The first check succeeded: one request, no backoff sleep (those are up to 0.2, 0.4,
-    # 0.8 ... s, and a server listens seconds after its container starts) ...
-    assert seconds[0] < 0.5, seconds
-    # ... because the hub began checking only after the Outpost had seen the server answer.
+    # The hub began checking only after the Outpost had seen the server answer, so its
+    # first check found the server listening (a refused connection is the one failure the
+    # hub does not log; every other one would be in `retries`) ...
     answered = [line for line in outpost.log_tail(400).splitlines()
                 if re.search(rf"hub-a/srv answered at {url_re}", line)]
     assert len(answered) == 1, outpost.log_tail(60)
     assert _clock(answered[0]) <= _clock(waiting[0])
+    # ... and it took one request, no backoff (the server listens seconds after its
+    # container starts: without the Outpost's wait this was 4 s here).
+    assert seconds[0] < 1.0, seconds
     messages = [e.get("message", "") for e in events]
     assert any("Outpost: container started" in m for m in messages), messages
     hub.stop_server("alice", "srv")
