@@ -1,5 +1,8 @@
 """Local Docker executor: repo2docker (from PyPI) as a subprocess on this machine.
 
+repo2docker runs under :mod:`builders.executors.guard`, which kills it (and the
+``docker buildx`` client under it) when this process dies, however it dies.
+
 repo2docker always builds the local directory ``fdo`` fetched: its content
 providers are restricted to ``Local`` by a generated config file, so it never
 reaches the internet (its Dataverse provider would otherwise download a list of
@@ -31,6 +34,7 @@ from repo2docker import contentproviders
 c.Repo2Docker.content_providers = [contentproviders.Local]
 """
 _TAIL = 30
+GUARD = Path(__file__).with_name("guard.py")
 
 
 class DockerExecutor(BuildExecutor):
@@ -93,8 +97,9 @@ class DockerExecutor(BuildExecutor):
         cmd = self.command(request, _config_file())
         self.log.info("starting repo2docker for %s (cache from: %s)", request.image,
                       ", ".join(request.cache_from) or "none")
+        # through the guard: the build dies with this process, however this process dies
         proc = await asyncio.create_subprocess_exec(
-            *cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            sys.executable, "-I", str(GUARD), *cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, env=self._env(request), start_new_session=True,
         )
         tail: deque[str] = deque(maxlen=_TAIL)
