@@ -34,9 +34,9 @@ class Culler:
 
     def command(self) -> list[str]:
         cmd = [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={self.timeout}",
-               f"--cull-every={self.every}", "--remove-named-servers"]
+               f"--cull-every={self.every}", "--remove-named-servers=true"]
         if self.cull_users:
-            cmd.append("--cull-users")
+            cmd.append("--cull-users=true")
         return cmd
 
     def scopes(self) -> list[str]:

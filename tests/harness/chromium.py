@@ -81,7 +81,10 @@ def chromium_page(chromium: Any, request: pytest.FixtureRequest) -> Iterator[Any
                 screenshot(page, request.node.name + "-failed")
             except Exception:  # the page may be gone; the failure matters, not the picture
                 pass
-        page.context.close()
+        try:
+            page.context.close()
+        except Exception:  # a test may have closed it (a person leaving)
+            pass
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
