@@ -8,6 +8,12 @@
 #   installed (editable), and the local base images
 #   local/debian:bookworm and local/jupyter-base:<version>, and a registry storage
 #   holding the latter that new stacks start their registry from (no push on a first launch).
+# For HPC (the Slurm Outpost): munge + a running munged, a one-node Slurm cluster on
+#   loopback with its config in $STATE/slurm (scripts/slurm-cluster.sh), Charliecloud,
+#   openssh-server (tests and the stack run their own sshd as the tunnel's login node),
+#   the service accounts nfdi-hpc (runs the jobs) and nfdi-tunnel (tunnel logins), and
+#   a local CA in $STATE/tls with a certificate for the registry's TLS endpoint
+#   (ch-image only pulls over https).
 #
 # Every step checks first whether its work is already done, so a second run
 # takes seconds. Nothing is pulled from Docker Hub: the base images are made
@@ -36,7 +42,8 @@ apt_packages() {
   local want=(docker.io docker-registry debootstrap git chromium chromium-driver
               iproute2 ca-certificates curl openssl python3-venv
               # the launcher store's tests run a private server (tests/harness/postgres.py)
-              postgresql)
+              postgresql
+              slurm-wlm munge charliecloud openssh-server)
   # This machine kind ships Node.js and npm; Debian's npm conflicts with them.
   command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
   local missing=()
@@ -144,6 +151,72 @@ registry_seed() {
   "$ROOT/.venv/bin/python" -m launcher.cli.stack_seed --storage "$STATE/registry-seed" "$BASE_IMAGE"
 }
 
+dev_null() {
+  # Seen on this machine kind: /dev/null replaced by a regular file, which breaks git
+  # (and so ch-image) for unprivileged users. Put the device back.
+  if [ ! -c /dev/null ]; then
+    log "repairing /dev/null (was not a character device)"
+    rm -f /dev/null
+    mknod -m 666 /dev/null c 1 3
+  fi
+}
+
+hpc_accounts() {
+  # nfdi-hpc runs the Slurm jobs of the one-machine stack (a real site maps users to
+  # their own accounts); nfdi-tunnel is the login of the hub's forwarding-only SSH key.
+  if ! getent passwd nfdi-hpc >/dev/null; then
+    useradd --system --create-home --home-dir "$STATE/hpc-home" --shell /bin/bash nfdi-hpc
+  fi
+  if ! getent passwd nfdi-tunnel >/dev/null; then
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin nfdi-tunnel
+  fi
+  # "*": no password, but not locked (sshd refuses locked accounts even for keys).
+  if [ "$(getent shadow nfdi-tunnel | cut -d: -f2)" != "*" ]; then
+    usermod -p '*' nfdi-tunnel
+  fi
+  mkdir -p /run/sshd  # sshd's privilege separation directory
+}
+
+slurm_cluster() {
+  bash "$ROOT/scripts/slurm-cluster.sh" start "$STATE/slurm" nfdi >/dev/null
+}
+
+hpc_storage() {
+  # Charliecloud's image storage and the root of the per-(hub, user) directories,
+  # both written by the job account only.
+  local d
+  for d in "$STATE/charliecloud" "$STATE/hpc-users"; do
+    mkdir -p "$d"
+    chown nfdi-hpc: "$d"
+    chmod 0700 "$d"
+  done
+  chmod 0755 "$STATE"
+}
+
+tls_ca() {
+  # A local CA and a certificate for 127.0.0.1/localhost (any port): the registry's
+  # second, TLS endpoint uses it and ch-image trusts the CA (REQUESTS_CA_BUNDLE).
+  local t="$STATE/tls"
+  mkdir -p "$t"
+  chmod 0755 "$t"
+  if [ ! -s "$t/ca.crt" ] || [ ! -s "$t/ca.key" ]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=nfdi-launcher local CA" \
+      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+      -keyout "$t/ca.key" -out "$t/ca.crt" 2>/dev/null
+    rm -f "$t/registry.crt"
+  fi
+  if [ ! -s "$t/registry.crt" ] || ! openssl x509 -checkend 86400 -noout -in "$t/registry.crt" >/dev/null; then
+    openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 \
+      -keyout "$t/registry.key" -out "$t/registry.csr" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > "$t/registry.ext"
+    openssl x509 -req -in "$t/registry.csr" -CA "$t/ca.crt" -CAkey "$t/ca.key" -CAcreateserial \
+      -days 825 -extfile "$t/registry.ext" -out "$t/registry.crt" 2>/dev/null
+    rm -f "$t/registry.csr" "$t/registry.ext"
+  fi
+  chmod 0600 "$t/ca.key" "$t/registry.key"
+  chmod 0644 "$t/ca.crt" "$t/registry.crt"
+}
+
 need_root
 t_all=$SECONDS
 timed apt_packages
@@ -154,4 +227,9 @@ timed python_venv
 timed debian_image
 timed jupyter_base_image
 timed registry_seed
+timed dev_null
+timed hpc_accounts
+timed tls_ca
+timed hpc_storage
+timed slurm_cluster
 log "setup done in $((SECONDS - t_all)) s"

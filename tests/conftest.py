@@ -12,6 +12,10 @@ Fixtures (see each module's docstring):
   ``chromium_page``).
 - ``tests.harness.stack``: ``nfdi-launcher stack`` as a subprocess, as the README starts it
   (``stack_pool``, ``stack``).
+- ``tests.harness.slurm``: a one-node Slurm cluster and Charliecloud storage (``slurm_cluster``,
+  ``hpc_site``).
+- ``tests.harness.sshd``: an OpenSSH login node on loopback with a forwarding-only key
+  (``login_node``).
 
 Each harness module has a self-test ``tests/harness/test_<name>.py``.
 
@@ -41,4 +45,6 @@ pytest_plugins = [
     "tests.harness.postgres",
     "tests.harness.chromium",
     "tests.harness.stack",
+    "tests.harness.slurm",
+    "tests.harness.sshd",
 ]

@@ -10,9 +10,12 @@ API::
     reg.url      # "http://127.0.0.1:PORT"
     reg.host     # "127.0.0.1:PORT"
     reg.stop(); reg.start()                       # same port and storage (fault tests)
+    tls = start_tls_endpoint(reg, workdir2)       # https on another port, same storage
 
 Fixtures: ``registry`` (session), ``auth_registry`` (session, htpasswd basic auth;
-``.username``/``.password``).
+``.username``/``.password``), ``tls_registry`` (session: the TLS endpoint of ``registry``,
+with the certificate of the CA that scripts/setup.sh made; Charliecloud pulls only over
+https).
 """
 
 from __future__ import annotations
@@ -41,7 +44,9 @@ storage:
 http:
   addr: 127.0.0.1:{port}
   headers: {{X-Content-Type-Options: [nosniff]}}
-{auth}"""
+{tls}{auth}"""
+#: the local CA and the registry certificate (127.0.0.1, localhost) from scripts/setup.sh
+TLS_DIR = Path(os.environ.get("NFDI_LAUNCHER_STATE", "/var/lib/nfdi-launcher")) / "tls"
 
 
 @dataclass
@@ -50,6 +55,7 @@ class Registry:
     port: int
     username: str = ""
     password: str = ""
+    ca: str = ""  # set for a TLS endpoint: the CA its certificate is signed by
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -58,7 +64,7 @@ class Registry:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}"
+        return f"{'https' if self.ca else 'http'}://{self.host}"
 
     def start(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -95,6 +101,8 @@ class Registry:
     def session(self) -> requests.Session:
         s = requests.Session()
         s.trust_env = False
+        if self.ca:
+            s.verify = self.ca
         if self.username:
             s.auth = (self.username, self.password)
         return s
@@ -115,8 +123,22 @@ def start_registry(workdir: Path, auth: tuple[str, str] | None = None) -> Regist
         auth_yaml = f"auth:\n  htpasswd: {{realm: nfdi-test, path: {workdir / 'htpasswd'}}}\n"
         reg.username, reg.password = user, pw
     (workdir / "config.yml").write_text(
-        CONFIG.format(root=workdir / "data", port=port, auth=auth_yaml)
+        CONFIG.format(root=workdir / "data", port=port, auth=auth_yaml, tls="")
     )
+    reg.start()
+    return reg
+
+
+def start_tls_endpoint(base: Registry, workdir: Path) -> Registry:
+    """A second ``docker-registry serve`` on *base*'s storage, speaking https only."""
+    cert, key, ca = TLS_DIR / "registry.crt", TLS_DIR / "registry.key", TLS_DIR / "ca.crt"
+    if not (cert.exists() and key.exists() and ca.exists()):
+        pytest.fail(f"no registry certificate in {TLS_DIR}: run scripts/setup.sh")
+    workdir.mkdir(parents=True, exist_ok=True)
+    reg = Registry(workdir=workdir, port=free_port(), ca=str(ca))
+    tls = f"  tls: {{certificate: {cert}, key: {key}}}\n"
+    (workdir / "config.yml").write_text(
+        CONFIG.format(root=base.workdir / "data", port=reg.port, auth="", tls=tls))
     reg.start()
     return reg
 
@@ -126,6 +148,18 @@ def registry() -> Iterator[Registry]:
     """One plain-http registry for the whole session."""
     workdir = Path(tempfile.mkdtemp(prefix="nfdi-test-registry-"))
     reg = start_registry(workdir)
+    try:
+        yield reg
+    finally:
+        reg.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def tls_registry(registry: Registry) -> Iterator[Registry]:
+    """The session registry's content over https (the CA is ``tls_registry.ca``)."""
+    workdir = Path(tempfile.mkdtemp(prefix="nfdi-test-registry-tls-"))
+    reg = start_tls_endpoint(registry, workdir)
     try:
         yield reg
     finally:
@@ -324,7 +358,8 @@ def start_token_registry(workdir: Path, username: str, password: str) -> tuple[R
     port = free_port()
     auth_yaml = (f"auth:\n  token: {{realm: \"{tokens.url}\", service: {tokens.service}, "
                  f"issuer: {tokens.issuer}, rootcertbundle: {tokens.cert_path}}}\n")
-    (workdir / "config.yml").write_text(CONFIG.format(root=workdir / "data", port=port, auth=auth_yaml))
+    (workdir / "config.yml").write_text(CONFIG.format(root=workdir / "data", port=port,
+                                                      auth=auth_yaml, tls=""))
     reg = Registry(workdir=workdir, port=port)
     reg.start()
     return reg, tokens

@@ -71,3 +71,19 @@ def test_token_registry_accepts_issued_bearer_token(token_registry: tuple[Regist
     token = tokens.token("")
     ok = requests.get(f"{reg.url}/v2/", headers={"Authorization": f"Bearer {token}"}, timeout=5)
     assert ok.status_code == 200, ok.text
+
+
+def test_tls_endpoint_serves_the_same_content_over_https(registry: Registry,
+                                                         tls_registry: Registry) -> None:
+    import requests
+
+    digest = put_oci_manifest(registry, "nfdi-test-builders-harness/tls", "v1")
+    r = tls_registry.session().head(
+        f"{tls_registry.url}/v2/nfdi-test-builders-harness/tls/manifests/v1",
+        headers={"Accept": OCI}, timeout=10)
+    assert tls_registry.url.startswith("https://")
+    assert r.status_code == 200 and r.headers["Docker-Content-Digest"] == digest
+    with pytest.raises(requests.exceptions.SSLError):  # not a public CA
+        requests.get(f"{tls_registry.url}/v2/", timeout=5)
+    plain = requests.get(f"http://{tls_registry.host}/v2/", timeout=5)  # https only
+    assert plain.status_code == 400 and "HTTPS" in plain.text
