@@ -94,7 +94,8 @@ class Outpost:
         return rec, StartRequest(record=rec, settings=settings, env=body.env,
                                  user_options=body.user_options,
                                  start_timeout=float(start_timeout) if start_timeout else None,
-                                 flavor=flavor)
+                                 flavor=flavor,
+                                 checkpoint=lambda: self.store.put(rec))
 
     async def run_start(self, request: StartRequest, report_failure: bool = False) -> str:
         """Start through the backend and wait until the server answers (see

@@ -185,6 +185,7 @@ hpc_storage() {
   # Charliecloud's image storage and the root of the per-(hub, user) directories,
   # both written by the job account only.
   local d
+  # ch-image creates its storage ($STATE/charliecloud/storage) itself on the first pull.
   for d in "$STATE/charliecloud" "$STATE/hpc-users"; do
     mkdir -p "$d"
     chown nfdi-hpc: "$d"

@@ -43,6 +43,10 @@ from outpost.store import Record
 Progress = Callable[[int, str], Awaitable[None]]
 
 
+def _no_checkpoint() -> None:
+    return None
+
+
 @dataclass
 class StartRequest:
     record: Record
@@ -53,6 +57,9 @@ class StartRequest:
     start_timeout: float | None = None
     #: the flavor as flavors.yaml gives it to this hub and user (backends read ``resources``)
     flavor: dict[str, Any] = field(default_factory=dict)
+    #: saves ``record`` (with the state set so far) before the start is over, so that a
+    #: restarted Outpost can remove what a cut-short start created (e.g. a queued job)
+    checkpoint: Callable[[], None] = _no_checkpoint
 
 
 class Backend(LoggingConfigurable):

@@ -141,7 +141,9 @@ class HpcSite:
 
     @property
     def charliecloud(self) -> Path:
-        return self.root / "charliecloud"
+        """The storage (ch-image creates it on the first pull, in a directory of the
+        job account)."""
+        return self.root / "charliecloud" / "storage"
 
     @property
     def users(self) -> Path:
@@ -153,7 +155,7 @@ def hpc_site(slurm_cluster: Cluster) -> Iterator[HpcSite]:
     root = _shared_dir("nfdi-test-hpc-")
     uid, gid = job_user_ids()
     site = HpcSite(cluster=slurm_cluster, root=root)
-    for path in (site.charliecloud, site.users):
+    for path in (site.charliecloud.parent, site.users):
         path.mkdir(mode=0o700)
         os.chown(path, uid, gid)
     try:
