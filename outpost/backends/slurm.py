@@ -266,7 +266,6 @@ class SlurmBackend(Backend):
         spawner.job_vars = job_vars
         watch = _Watch(self, spawner, progress, job_vars["image"], job.job_user)
         spawner.on_status = watch.on_status
-        rec.state = {"job_user": job.job_user}
 
         def submitted(job_id: str) -> None:
             rec.state = {**spawner.get_state(), "job_user": job.job_user}
@@ -277,11 +276,11 @@ class SlurmBackend(Backend):
         try:
             host, port = await spawner.start()
         except asyncio.CancelledError:  # the Outpost's start timeout
-            await asyncio.shield(self._cancel(spawner, rec, job.job_user))
+            await asyncio.shield(self._cancel(spawner))
             log.warning("start of %s/%s cut short: %s", rec.hub, rec.name, watch.describe())
             raise
         except Exception as e:
-            await self._cancel(spawner, rec, job.job_user)
+            await self._cancel(spawner)
             raise RuntimeError(await watch.failure(e)) from None
         rec.state = {**spawner.get_state(), "job_user": job.job_user}
         await progress(90, f"Slurm: JupyterLab listens on {host}:{port}, job {spawner.job_id}")
@@ -295,13 +294,13 @@ class SlurmBackend(Backend):
             return None
         return super().health_url(record, service)
 
-    async def _cancel(self, spawner: OutpostSlurmSpawner, rec: Record, job_user: str) -> None:
-        """Remove the job of a failed start (the start's error is the one to report)."""
-        with contextlib.suppress(Exception):
-            if spawner.job_id:
+    async def _cancel(self, spawner: OutpostSlurmSpawner) -> None:
+        """Remove the job of a failed start (the start's error is the one to report).
+        No job id: sbatch failed, there is no job (a crash between sbatch and the
+        checkpoint is the restarted Outpost's to clean up, by the job's name)."""
+        if spawner.job_id:
+            with contextlib.suppress(Exception):
                 await spawner.cancel_batch_job()
-            else:
-                await self._cancel_by_name(rec, job_user)
 
     async def _cancel_by_name(self, rec: Record, job_user: str) -> None:
         """For a start cut short before its job id was saved: the job name is unique."""

@@ -24,6 +24,16 @@ class _Hello(BaseHTTPRequestHandler):
         pass
 
 
+def finish(proc: subprocess.Popen[str]) -> str:
+    """Stop an ssh client; its stderr."""
+    proc.terminate()
+    try:
+        return proc.communicate(timeout=20)[1]
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.communicate(timeout=10)[1]
+
+
 @pytest.fixture
 def web() -> Iterator[int]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
@@ -33,8 +43,7 @@ def web() -> Iterator[int]:
     httpd.server_close()
 
 
-def ssh(node: LoginNode, *args: str, key: str = "", timeout: float = 20,
-        ) -> subprocess.Popen[str]:
+def ssh(node: LoginNode, *args: str, key: str = "") -> subprocess.Popen[str]:
     return subprocess.Popen(
         ["ssh", "-i", key or str(node.key), "-p", str(node.port), "-o", "BatchMode=yes",
          "-o", "IdentitiesOnly=yes", "-o", f"UserKnownHostsFile={node.known_hosts}",
@@ -50,31 +59,30 @@ def test_key_forwards_to_loopback(login_node: LoginNode, web: int) -> None:
                         20, "the forwarded port")
         assert text == "hello through ssh"
     finally:
-        proc.terminate()
-        proc.wait(10)
+        finish(proc)
 
 
 def test_key_runs_no_command_and_reaches_no_other_host(login_node: LoginNode, web: int,
                                                        ) -> None:
     proc = ssh(login_node, "echo", "pwned")
-    out, err = proc.communicate(timeout=20)
+    out, err = proc.communicate(timeout=30)
     assert "pwned" not in out and proc.returncode != 0
 
     local = free_port()
     proc = ssh(login_node, "-N", "-L", f"127.0.0.1:{local}:127.0.0.2:{web}")
+    err = ""
     try:
         wait_for(lambda: subprocess.run(["ss", "-ltn", f"sport = :{local}"],
                                         capture_output=True, text=True).stdout.count("\n") > 1,
-                 20, "the local end of the forward")
+                 30, "the local end of the forward")
         with pytest.raises(requests.RequestException):
             requests.get(f"http://127.0.0.1:{local}/", timeout=5)
     finally:
-        proc.terminate()
-        proc.wait(10)
-    assert "administratively prohibited" in proc.communicate()[1]
+        err = finish(proc)
+    assert "administratively prohibited" in err
 
 
 def test_other_key_is_refused(login_node: LoginNode) -> None:
     proc = ssh(login_node, "-N", key=str(login_node.refused_key))
-    _, err = proc.communicate(timeout=20)
+    _, err = proc.communicate(timeout=30)
     assert proc.returncode == 255 and "Permission denied (publickey)" in err
