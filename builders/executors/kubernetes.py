@@ -41,7 +41,7 @@ from traitlets import Dict, Float, Int, List, Unicode, default
 from builders.events import BuildEvent, Phase, parse_repo2docker_line
 from builders.executors import buildpod
 from builders.executors.base import BuildFailed, BuildRequest
-from builders.executors.context_blob import ContextStore, pack
+from builders.executors.context_blob import ContextError, ContextStore, pack
 from builders.executors.docker import DockerExecutor
 from builders.registry import split_reference
 
@@ -197,10 +197,14 @@ class KubernetesExecutor(DockerExecutor):
             # untyped library: used through Any, like the manager's late imports
             kube_config: Any = importlib.import_module("kubernetes.config")
             kube_client: Any = importlib.import_module("kubernetes.client")
-            if self.kube_config:
-                kube_config.load_kube_config(config_file=self.kube_config)
-            else:
-                kube_config.load_incluster_config()
+            try:
+                if self.kube_config:
+                    kube_config.load_kube_config(config_file=self.kube_config)
+                else:
+                    kube_config.load_incluster_config()
+            except kube_config.ConfigException as err:
+                raise BuildFailed(f"cannot reach Kubernetes: no in-cluster service account and no "
+                                  f"usable kube_config ({err})") from None
             self._pod_api = PodApi(kube_client.CoreV1Api(), self.namespace, self.api_timeout)
         return self._pod_api
 
@@ -266,7 +270,10 @@ class KubernetesExecutor(DockerExecutor):
 
     async def _upload(self, request: BuildRequest) -> buildpod.ContextBlob:
         _host, repo, _tag = split_reference(request.image)
-        data = await asyncio.to_thread(pack, request.context_dir, self.max_context_bytes)
+        try:
+            data = await asyncio.to_thread(pack, request.context_dir, self.max_context_bytes)
+        except ContextError as err:
+            raise BuildFailed(str(err)) from None
         digest = await asyncio.to_thread(self.context_store().put_blob, repo, data)
         return buildpod.ContextBlob(self.registry_url, repo, digest)
 

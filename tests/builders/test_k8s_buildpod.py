@@ -17,7 +17,7 @@ import kubernetes_validate
 import pytest
 
 from builders.executors import buildpod
-from builders.executors.base import BuildRequest
+from builders.executors.base import BuildFailed, BuildRequest
 from builders.executors.kubernetes import KubernetesExecutor
 
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -181,3 +181,24 @@ def test_stale_pods_are_finished_and_old() -> None:
     for p, name in ((done_old, "a"), (done_new, "b"), (running_old, "c")):
         p["metadata"]["name"] = name
     assert buildpod.stale_pods([done_old, done_new, running_old], now, 900) == ["a"]
+
+
+async def test_without_a_cluster_the_build_fails_with_a_clear_reason(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outside a cluster (no service account, no kubeconfig) a build fails readably."""
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    ex = executor()
+    req = BuildRequest(context_dir=tmp_path, image=IMAGE, push=True)
+    with pytest.raises(BuildFailed, match="cannot reach Kubernetes: no in-cluster service account"):
+        async for _event in ex.run(req):
+            pass
+
+
+async def test_an_oversized_context_fails_the_build(tmp_path: Path) -> None:
+    (tmp_path / "big.bin").write_bytes(b"\0" * 200_000)
+    ex = executor(max_context_bytes=10_000)
+    ex._pod_api = object()  # type: ignore[assignment]  # never reached: the upload fails first
+    ex._last_cleanup = float("inf")
+    with pytest.raises(BuildFailed, match="larger than 10000 bytes"):
+        async for _event in ex.run(BuildRequest(context_dir=tmp_path, image=IMAGE, push=True)):
+            pass
