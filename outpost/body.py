@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from outpost.flavors import AuthenticationError, check_authentication
+
 _START_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _HUB_NAME_MAX = 255
 
@@ -49,6 +51,15 @@ def check_name(name: Any, what: str = "name") -> str:
     return name
 
 
+def parse_authentication(auth: Any, loc: str = "body") -> dict[str, Any] | None:
+    """The user's authentication dict (``POST /userflavors`` body, ``authentication`` of a
+    start), bounded in size: its values come from a login provider."""
+    try:
+        return check_authentication(auth)
+    except AuthenticationError as e:
+        raise BodyError(f"{loc}.{e.key}" if e.key else loc, e.msg) from e
+
+
 def parse_start_body(body: Any) -> StartBody:
     if not isinstance(body, dict):
         raise BodyError("body", "must be a JSON object")
@@ -66,9 +77,7 @@ def parse_start_body(body: Any) -> StartBody:
     flavor = body.get("flavor") or user_options.get("flavor") or ""
     if not isinstance(flavor, str):
         raise BodyError("flavor", "must be a string")
-    auth = body.get("authentication")
-    if auth is not None and not isinstance(auth, dict):
-        raise BodyError("authentication", "must be an object")
+    auth = parse_authentication(body.get("authentication"), "authentication")
     for key in ("certs", "internal_trust_bundles"):
         _dict(body, key)
     return StartBody(name=name, start_id=start_id, env=env, user_options=user_options,

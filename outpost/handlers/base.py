@@ -95,6 +95,11 @@ class BaseHandler(web.RequestHandler):
 
 def error_419(e: BaseException) -> dict[str, Any]:
     """The upstream error shape; ``args`` is what the user sees."""
-    message = getattr(e, "reason", None) or getattr(e, "log_message", None) or str(e)
+    if isinstance(e, FlavorError):  # its ``reason`` is a code, not the message
+        message, kwargs = str(e), {"reason": e.reason}
+    else:
+        message = getattr(e, "reason", None) or getattr(e, "log_message", None) or str(e)
+        kwargs = {}
     return {"module": f"{type(e).__module__}.", "class": type(e).__name__,
-            "traceback": "", "args": [str(message)[:1000] or type(e).__name__], "kwargs": {}}
+            "traceback": "", "args": [str(message)[:1000] or type(e).__name__],
+            "kwargs": kwargs}

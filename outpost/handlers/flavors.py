@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from outpost.body import BodyError
+from outpost.body import BodyError, parse_authentication
 from outpost.handlers.base import BaseHandler
 
 
@@ -13,7 +13,7 @@ class FlavorsHandler(BaseHandler):
 
 class UserFlavorsHandler(BaseHandler):
     def post(self) -> None:
-        auth = self.json_body()
-        if not isinstance(auth, dict):
+        auth = parse_authentication(self.json_body())
+        if auth is None:
             raise BodyError("body", "must be the user's authentication object")
         self.write_json(self.outpost.flavors(self.hub, auth))

@@ -66,9 +66,9 @@ def test_malformed_bodies_are_422_and_start_nothing(outpost: OutpostProc, body: 
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"flavor": "huge"}, "Start with flavor huge not allowed"),
-    ({"flavor": "hubb-only"}, "Start with flavor hubb-only not allowed"),  # another hub's
-    ({"flavor": ""}, "No flavor given"),
+    ({"flavor": "huge"}, "The flavor 'huge' does not exist on this system"),
+    ({"flavor": "hubb-only"}, "The flavor 'hubb-only' does not exist on this system"),  # another hub's
+    ({"flavor": ""}, "No flavor was chosen"),
     ({"image": "docker.io/library/busybox:latest"}, "not from an allowed registry"),
     ({"image": "10.0.0.1:5000/x:1"}, "not from an allowed registry"),
     ({"image": "local/UPPER:1"}, "not from an allowed registry"),
@@ -107,13 +107,14 @@ def test_limits_max_and_max_per_user(outpost: OutpostProc, api_url: str) -> None
     r = outpost.request("POST", "/services",
                         json=start_body("big2", user="bob", user_id="8", flavor="large"))
     assert r.status_code == 419
-    assert "all 1 slot(s) are in use" in r.json()["args"][0]
+    assert "All 1 server(s) of the flavor 'large' are in use" in r.json()["args"][0]
+    assert r.json()["kwargs"] == {"reason": "flavor_full"}
     for name in ("s1", "s2"):
         assert outpost.request("POST", "/services",
                                json=start_body(name, api_url=api_url)).status_code == 200
     r = outpost.request("POST", "/services", json=start_body("s3"))
     assert r.status_code == 419
-    assert "limit of 2 server(s) per user" in r.json()["args"][0]
+    assert "You already run 2 server(s) of the flavor 'small'" in r.json()["args"][0]
     flavors = outpost.request("GET", "/flavors/").json()
     assert flavors["small"]["current"] == 2
     assert flavors["large"]["current"] == 1

@@ -151,7 +151,7 @@ def test_refusals_reach_the_user_and_nothing_runs(outpost: OutpostProc,
                                                   hub_factory: Callable[..., Hub]) -> None:
     hub = hub_factory(spawner="outpost", config=hub_snippet(outpost, "hub-a"))
     cases = [
-        (user_options(flavor="huge"), "Start with flavor huge not allowed"),
+        (user_options(flavor="huge"), "The flavor 'huge' does not exist on this system"),
         (user_options(image="docker.io/library/busybox:1"), "not from an allowed registry"),
         (user_options(system="nowhere"), "Unknown system"),
         # Allowed registry, but no such image: the DockerSpawner itself fails to start.
