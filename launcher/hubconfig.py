@@ -32,7 +32,11 @@ CUSTOM_SCOPES = {
 
 def configure_spawner(c: Any, systems: dict[str, System], poll_interval_ms: int = 10_000,
                       ) -> None:
-    """OutpostSpawner with one Outpost URL and Basic-auth identity per system, direct mode."""
+    """OutpostSpawner with one Outpost URL and Basic-auth identity per system, direct mode.
+
+    Before each start the user's rights are checked (:func:`launcher.login.rights.
+    check_start`) when the login keeps them (the OIDC login); the Outpost checks the
+    flavor again with the ``authentication`` the OutpostSpawner sends."""
 
     def system_of(user_options: dict[str, Any]) -> System:
         name = (user_options or {}).get("system", "")
@@ -40,8 +44,15 @@ def configure_spawner(c: Any, systems: dict[str, System], poll_interval_ms: int 
             raise ValueError(f"Unknown system {name!r}; choose one of {', '.join(systems)}")
         return systems[name]
 
-    def check_allowed(spawner: Any, user_options: dict[str, Any]) -> None:
-        system_of(user_options)
+    async def check_allowed(spawner: Any, user_options: dict[str, Any]) -> None:
+        from launcher.login.rights import check_start
+
+        system = system_of(user_options)
+        auth_state = await spawner.user.get_auth_state()
+        authenticator = spawner.authenticator
+        check_start(auth_state, user_options or {}, system,
+                    max_age=float(getattr(authenticator, "rights_max_age", 120.0)),
+                    access_help=str(getattr(authenticator, "access_help", "")))
 
     c.JupyterHub.spawner_class = "outpostspawner.OutpostSpawner"
     c.OutpostSpawner.check_allowed = check_allowed
@@ -70,7 +81,9 @@ def configure_launcher_service(c: Any, *, url: str, token: str,
     c.JupyterHub.load_roles = [
         {"name": "launcher-service", "services": ["launcher"],
          "scopes": ["admin:users", "admin:servers", "access:servers", "read:users",
-                    "list:users", "read:users:activity", "tokens"]},
+                    "list:users", "read:users:activity", "tokens",
+                    # the per-user systems of an OIDC login (auth_state.outpost_flavors)
+                    "admin:auth_state"]},
         # Users may open the launcher (a hub service) and their own servers.
         {"name": "user", "scopes": ["self", "access:services!service=launcher"]},
     ]
@@ -100,6 +113,32 @@ def configure_hub(c: Any, *, systems_file: str, launcher_url: str, launcher_toke
     token = Path(launcher_token_file).read_text(encoding="utf-8").strip()
     configure_launcher_service(c, url=launcher_url, token=token, command=launcher_command,
                                environment=launcher_environment)
+
+
+def configure_oidc_login(c: Any, *, issuer: str, client_id: str, client_secret_file: str,
+                         callback_url: str, crypt_key_file: str, systems_file: str = "",
+                         login_service: str = "", access_help: str = "") -> None:
+    """Login through an OpenID Provider (:class:`~launcher.login.authenticator.
+    OIDCAuthenticator`, e.g. IAM4NFDI's NFDI Infrastructure Proxy), auth_state encrypted.
+
+    *client_secret_file* and *crypt_key_file* (64 hex characters: 32 bytes for
+    JupyterHub's CryptKeeper) are files of mode 0600; their contents never appear in
+    the configuration. Further settings: ``c.OIDCAuthenticator.*`` and
+    ``c.EntitlementMapper.*`` (see docs/operator.md)."""
+    key = Path(crypt_key_file).read_text(encoding="utf-8").strip()
+    c.CryptKeeper.keys = [bytes.fromhex(key)]
+    c.JupyterHub.authenticator_class = "launcher.login.authenticator.OIDCAuthenticator"
+    c.OIDCAuthenticator.issuer = issuer
+    c.OIDCAuthenticator.client_id = client_id
+    c.OIDCAuthenticator.client_secret = Path(client_secret_file).read_text(
+        encoding="utf-8").strip()
+    c.OIDCAuthenticator.oauth_callback_url = callback_url
+    c.OIDCAuthenticator.systems_file = systems_file
+    c.OIDCAuthenticator.allow_all = True  # who may use what is decided per system
+    if login_service:
+        c.OIDCAuthenticator.login_service = login_service
+    if access_help:
+        c.OIDCAuthenticator.access_help = access_help
 
 
 def render_hub_config(**kwargs: Any) -> str:

@@ -6,7 +6,11 @@ Outpost for the flavors this hub may use (:func:`fetch_flavors`)::
 
     {"systems": {"<system>": {"url": "http://127.0.0.1:8090/services",
                               "hub_name": "<Basic-auth user = this hub's identity>",
-                              "password": "...", "display_name": "..."}}}
+                              "password": "...", "display_name": "...",
+                              "needs_project": false}}}
+
+``needs_project`` marks an HPC system: a start there names one of the user's projects and
+accounts (``user_options.hpc``), which the OIDC login reads from the user's entitlements.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ class System:
     hub_name: str
     password: str
     display_name: str = ""
+    needs_project: bool = False
 
     @property
     def base_url(self) -> str:
@@ -39,9 +44,10 @@ class System:
         raw = f"{self.hub_name}:{self.password}".encode()
         return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
 
-    def public(self) -> dict[str, str]:
+    def public(self) -> dict[str, Any]:
         """What may be shown to users (no credentials)."""
-        return {"name": self.name, "display_name": self.display_name or self.name}
+        return {"name": self.name, "display_name": self.display_name or self.name,
+                "needs_project": self.needs_project}
 
 
 def load_systems(path: str | Path) -> dict[str, System]:
@@ -51,7 +57,8 @@ def load_systems(path: str | Path) -> dict[str, System]:
 
 def write_systems(path: str | Path, systems: list[System]) -> None:
     body = {"systems": {s.name: {"url": s.url, "hub_name": s.hub_name, "password": s.password,
-                                 "display_name": s.display_name} for s in systems}}
+                                 "display_name": s.display_name,
+                                 "needs_project": s.needs_project} for s in systems}}
     fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump(body, f, indent=2)

@@ -4,7 +4,8 @@
 # Installs and starts what the local stack and the test suite need:
 #   docker.io + a running dockerd, the docker buildx plugin (Debian 13's package),
 #   docker-registry, debootstrap, git, chromium (browser tests), node's
-#   configurable-http-proxy, a virtual environment at .venv with this project
+#   configurable-http-proxy, node's oidc-provider (the local OpenID Provider, from its
+#   lockfile), a virtual environment at .venv with this project
 #   installed (editable), and the local base images
 #   local/debian:bookworm and local/jupyter-base:<version>, and a registry storage
 #   holding the latter that new stacks start their registry from (no push on a first launch).
@@ -99,6 +100,17 @@ node_proxy() {
   if command -v configurable-http-proxy >/dev/null 2>&1; then return; fi
   log "npm install -g configurable-http-proxy@5"
   npm install -g --silent configurable-http-proxy@5 >/dev/null
+}
+
+oidc_provider() {
+  # The local OpenID Provider of `stack --oidc` and the tests: node's oidc-provider,
+  # pinned by the committed package-lock.json.
+  local dir="$ROOT/launcher/oidc_provider"
+  local stamp="$dir/node_modules/.installed-$(sha256sum "$dir/package-lock.json" | cut -c1-16)"
+  if [ -e "$stamp" ]; then return; fi
+  log "npm ci (launcher/oidc_provider)"
+  (cd "$dir" && npm ci --silent --no-audit --no-fund >/dev/null)
+  touch "$stamp"
 }
 
 python_venv() {
@@ -224,6 +236,7 @@ timed apt_packages
 timed start_dockerd
 timed buildx_plugin
 timed node_proxy
+timed oidc_provider
 timed python_venv
 timed debian_image
 timed jupyter_base_image

@@ -16,6 +16,8 @@ Fixtures (see each module's docstring):
   ``hpc_site``).
 - ``tests.harness.sshd``: an OpenSSH login node on loopback with a forwarding-only key
   (``login_node``).
+- ``tests.harness.oidc``: the local OpenID Provider and a scripted hub login
+  (``provider_factory``).
 
 Each harness module has a self-test ``tests/harness/test_<name>.py``.
 
@@ -47,4 +49,5 @@ pytest_plugins = [
     "tests.harness.stack",
     "tests.harness.slurm",
     "tests.harness.sshd",
+    "tests.harness.oidc",
 ]

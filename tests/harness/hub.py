@@ -212,18 +212,19 @@ def _remove_containers(prefix: str) -> None:
 
 def start_hub(workdir: Path, *, config: str = "", spawner: str = "docker",
               services: list[dict[str, Any]] | None = None, timeout: float = 60,
-              env: dict[str, str] | None = None) -> Hub:
+              env: dict[str, str] | None = None, port: int = 0) -> Hub:
     """Start JupyterHub + configurable-http-proxy in *workdir*; return once the API answers.
 
     *config* is appended to the generated jupyterhub_config.py (so it can override
     anything). *spawner* ``"docker"`` configures the loopback DockerSpawner; any other
     value leaves the spawner to *config*. The service ``launcher`` with :attr:`Hub.token`
-    is always registered; *services* adds more.
+    is always registered; *services* adds more. *port* is the public (proxy) port, e.g.
+    one a login provider already knows as the redirect target (default: a free one).
     """
     workdir.mkdir(parents=True, exist_ok=True)
     hub_id = secrets.token_hex(4)
     token = secrets.token_hex(32)
-    ports = {"proxy": free_port(), "hub": free_port(), "proxy_api": free_port()}
+    ports = {"proxy": port or free_port(), "hub": free_port(), "proxy_api": free_port()}
     all_services = [{"name": "launcher", "api_token": token}, *(services or [])]
     config_path = workdir / "jupyterhub_config.py"
     config_path.write_text(render_config(workdir=workdir, hub_id=hub_id, ports=ports, token=token,
