@@ -15,7 +15,10 @@ Starts, in this order, each as a child process with its own state under ``--stat
    ``--config FILE``) plus the stack's wiring; the Outpost reads the same file when it
    configures Outpost classes;
 5. with ``--anonymous`` (no login; a temporary user per launch, like mybinder.org) or
-   ``--cull-timeout N``: ``jupyterhub-idle-culler`` as a hub-managed service.
+   ``--cull-timeout N``: ``jupyterhub-idle-culler`` as a hub-managed service;
+6. with ``--oidc``: a local OpenID Provider (node ``oidc-provider``, ``stack_oidc``) whose
+   demo users log in instead, each seeing only the systems and flavors their entitlements
+   allow.
 
 It waits (bounded) until each answers, prints the URL, and on Ctrl-C, SIGTERM or SIGHUP
 stops the hub (which stops its servers through the Outpost), then the Outpost and the
@@ -117,6 +120,10 @@ class StackApp(LauncherApp):
     cull_timeout = Int(-1, help=f"""Stop and remove servers idle for this many seconds
         (jupyterhub-idle-culler as a hub service). -1: {ANONYMOUS_CULL_TIMEOUT} in
         anonymous mode, off when users log in; 0: off.""").tag(config=True)
+    oidc = Bool(False, help="""Log in through a local OpenID Provider (node oidc-provider on
+        127.0.0.1) as one of its demo users, whose entitlements differ (passwords in
+        <state-dir>/oidc-password-<user>), instead of the one-password local login.""").tag(
+        config=True)
     status = Bool(False, help="Print what runs on --state-dir (URL, components, logs) and "
                   "exit: 0 when a stack runs, 3 when none does.").tag(config=True)
 
@@ -127,6 +134,9 @@ class StackApp(LauncherApp):
              "no-launcher": ({"StackApp": {"launcher": False}}, "Do not start the launcher."),
              "anonymous": ({"StackApp": {"anonymous": True}},
                            "No login: temporary users, idle servers culled (like mybinder.org)."),
+             "oidc": ({"StackApp": {"oidc": True}},
+                      "Log in through a local OpenID Provider with demo users whose rights "
+                      "differ."),
              "status": ({"StackApp": {"status": True}},
                         "Say what runs on --state-dir, where, and the log files.")}
 
@@ -246,6 +256,8 @@ class StackApp(LauncherApp):
         culler = self._culler()
         extra = (anonymous_hub_config() if self.anonymous else "") + (
             culler_hub_config(culler) if culler else "")
+        if self.oidc:
+            extra += self._start_oidc(state, public, systems_file, children, comps, notes)
         write_hub_files(state, ports, systems_file, launcher_cmd, password, extra)
         proc = children.spawn("jupyterhub", [str(VENV_BIN / "jupyterhub"), "-f",
                                              str(state / "jupyterhub_config.py")],
@@ -267,11 +279,33 @@ class StackApp(LauncherApp):
                          "removed" + (", then their temporary users" if self.anonymous else ""))
         notes.append(f"systems: local-small, local-large (one Outpost at 127.0.0.1:"
                      f"{ports.outpost}); state and logs in {state}")
-        mode = "anonymous (temporary users)" if self.anonymous else "logged in (hub login)"
+        mode = "anonymous (temporary users)" if self.anonymous else (
+            "logged in (OpenID Connect)" if self.oidc else "logged in (hub login)")
         return StackStatus(pid=os.getpid(), url=url, mode=mode, started=time.time(),
                            components=comps, notes=notes)
 
+    def _start_oidc(self, state: Path, public: str, systems_file: Path, children: Children,
+                    comps: list[Component], notes: list[str]) -> str:
+        """The local OpenID Provider; returns the hub's login configuration."""
+        from launcher.cli import stack_oidc
+
+        setup = stack_oidc.write_provider_config(state, random_port(), public,
+                                                 stack_oidc.DEMO_USERS, secret_file)
+        notes.extend(stack_oidc.ensure_user_rules(state / "flavors.yaml"))
+        proc = children.spawn("oidc-provider", stack_oidc.provider_command(setup.config))
+        self._wait(children, setup.issuer + "/.well-known/openid-configuration",
+                   "the OpenID Provider")
+        comps.append(Component("oidc-provider", proc.pid, setup.issuer,
+                               str(children.log_path("oidc-provider"))))
+        self.oidc_note = stack_oidc.login_note(setup)
+        return stack_oidc.hub_login_config(setup, hub_url=public, systems_file=systems_file,
+                                           crypt_key_file=stack_oidc.crypt_key_file(state))
+
+    oidc_note = ""
+
     def _login_note(self, state: Path, first_time: bool) -> str:
+        if self.oidc_note:
+            return self.oidc_note
         if self.anonymous:
             return ("login: none needed, every launch runs as a new temporary user "
                     f"(the hub login still works with the password in {state / 'login-password'})")

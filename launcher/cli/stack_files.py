@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from launcher.cli.stack_oidc import DEMO_USER_RULES
 from launcher.hubconfig import render_hub_config
 from launcher.systems import System, write_systems
 
@@ -38,6 +39,9 @@ DEFAULT_FLAVORS = {
         "small": {"jupyterhub_name": ["stack-local-small"], "flavors": ["small", "medium"]},
         "large": {"jupyterhub_name": ["stack-local-large"], "flavors": ["medium", "large"]},
     },
+    # Per-user rules: they apply when the hub sends the user's authentication, i.e. with
+    # the OIDC login (`stack --oidc`); the one-password login sees the hubs' flavors.
+    "users": DEMO_USER_RULES,
 }
 
 

@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,8 +98,11 @@ def _private(path: Path, text: str) -> Path:
     return path
 
 
+Secret = Callable[[Path, int], tuple[str, bool]]
+
+
 def write_provider_config(state: Path, port: int, hub_url: str,
-                          users: dict[str, dict[str, Any]], secret: Any,
+                          users: dict[str, dict[str, Any]], secret: Secret,
                           client_id: str = "jupyterhub") -> ProviderSetup:
     """The provider's config (0600) for one hub at *hub_url* (``http://127.0.0.1:<p>/``)
     and *users*; ``secret(path, nbytes)`` makes or reads a 0600 secret file."""
@@ -138,3 +142,24 @@ def hub_login_config(setup: ProviderSetup, *, hub_url: str, systems_file: Path,
             systems_file={str(systems_file)!r}, crypt_key_file={str(crypt_key_file)!r},
             login_service="the local OpenID Provider", access_help={access_help!r})
         """)
+
+
+def ensure_user_rules(flavors_file: Path) -> list[str]:
+    """Add :data:`DEMO_USER_RULES` to a flavors.yaml that has no ``users:`` rules yet (one
+    written by an older stack); an operator's own rules are left alone."""
+    import yaml
+
+    doc = yaml.safe_load(flavors_file.read_text(encoding="utf-8")) or {}
+    if "users" in doc:
+        return []
+    doc["users"] = DEMO_USER_RULES
+    flavors_file.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return [f"flavors: added the demo users' rules to {flavors_file}"]
+
+
+def login_note(setup: ProviderSetup) -> str:
+    users = ", ".join(f"{name} ({DEMO_USERS[name]['about']})" for name in setup.users
+                      if name in DEMO_USERS)
+    folder = next(iter(setup.users.values())).parent if setup.users else ""
+    return (f"login: at the local OpenID Provider {setup.issuer} as {users}; each password "
+            f"in {folder}/oidc-password-<user>")
