@@ -86,7 +86,43 @@ def launcher_systems(systems_file: str | Path) -> list[dict[str, Any]]:
         except (requests.RequestException, ValueError):
             continue
         result.append({**system.public(), "flavors": [
-            {"name": name, "display_name": f.get("display_name", name),
-             "description": f.get("description", ""), "max": f.get("max", -1),
-             "current": f.get("current", 0)} for name, f in flavors.items()]})
+            flavor_entry(name, f) for name, f in flavors.items()]})
+    return result
+
+
+def flavor_entry(name: str, flavor: dict[str, Any]) -> dict[str, Any]:
+    """A flavor as the launcher offers it (no limits or resources beyond these)."""
+    return {"name": name, "display_name": flavor.get("display_name", name),
+            "description": flavor.get("description", ""), "max": flavor.get("max", -1),
+            "current": flavor.get("current", 0)}
+
+
+def systems_for_auth_state(systems: list[dict[str, Any]],
+                           auth_state: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """``LauncherConfig.systems`` as one user may use them (pure).
+
+    A login that keeps per-user rights (the OIDC login, :mod:`launcher.login.rights`)
+    leaves in ``auth_state.outpost_flavors`` each system's answer for the user: only
+    systems with flavors there are offered, with exactly those flavors (highest weight
+    first); an HPC system (``needs_project``) only with the user's projects, listed
+    under ``projects``. Without such a login every user sees every system."""
+    if not auth_state or not isinstance(auth_state.get("outpost_flavors"), dict):
+        return [dict(s) for s in systems]
+    allowed = auth_state["outpost_flavors"]
+    resources = [r for r in auth_state.get("resources") or [] if isinstance(r, dict)]
+    result = []
+    for system in systems:
+        flavors = allowed.get(system.get("name"))
+        if not isinstance(flavors, dict) or not flavors:
+            continue
+        projects = [{"project": str(r.get("project", "")), "account": str(r.get("account", "")),
+                     "partition": str(r.get("partition") or "")}
+                    for r in resources if r.get("system") == system.get("name")]
+        if system.get("needs_project") and not projects:
+            continue
+        ordered = sorted(flavors.items(), key=lambda kv: -float(kv[1].get("weight", 0)))
+        entry = {**system, "flavors": [flavor_entry(n, f) for n, f in ordered]}
+        if projects:
+            entry["projects"] = projects
+        result.append(entry)
     return result
