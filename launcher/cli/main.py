@@ -65,10 +65,15 @@ class NfdiLauncherApp(LauncherApp):
         seen: list[type] = list(self._classes_inc_parents())
         for import_string, _help in SUBCOMMANDS.values():
             app_class = import_item(import_string)
-            for cls in app_class().classes:
+            for cls in [app_class, *app_class().classes]:
                 if cls not in seen:
                     seen.append(cls)
         return seen
+
+    def print_help(self, classes: bool = False) -> None:
+        if classes:  # --help-all: every subcommand's options, as in --generate-config
+            self.classes = self._all_classes()
+        super().print_help(classes)
 
     def start(self) -> None:
         if self.subapp is None and self.generate_config:
