@@ -69,6 +69,22 @@ class LauncherApp(Application):
     #: classes need not exist any more (BinderHub forwards its old names the same way).
     renamed_config: ClassVar[dict[str, str]] = {}
 
+    #: import strings of plug-in classes (another executor or backend) whose options
+    #: ``--help-all`` lists, imported only then: their dependencies can be heavy
+    plugin_classes: ClassVar[list[str]] = []
+
+    def all_classes(self) -> list[type]:
+        """:attr:`classes` and :attr:`plugin_classes`: what ``--help-all`` lists."""
+        from traitlets.utils.importstring import import_item
+
+        plugins = [import_item(name) for name in self.plugin_classes]
+        return [*self.classes, *(cls for cls in plugins if cls not in self.classes)]
+
+    def print_help(self, classes: bool = False) -> None:
+        if classes:
+            self.classes = self.all_classes()
+        super().print_help(classes)
+
     @default("log_level")
     def _log_level_default(self) -> int:
         return logging.INFO

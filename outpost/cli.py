@@ -41,6 +41,7 @@ class OutpostApp(LauncherApp):
     }
 
     classes = [OutpostServer, Outpost, DockerBackend]
+    plugin_classes = ["outpost.backends.kubernetes.KubernetesBackend"]
 
     renamed_config = RENAMED
 

@@ -71,6 +71,7 @@ class ServeApp(LauncherApp):
                         *fdo_classes()]
 
     renamed_config = RENAMED
+    plugin_classes = BuildApp.plugin_classes
 
     def make_app(self) -> Any:
         from launcher.app import make_app
