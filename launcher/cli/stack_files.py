@@ -135,7 +135,7 @@ def write_launcher_config(state: Path, systems_file: Path, registry_url: str,
         f"c.LauncherConfig.build_token_secret = {secret!r}",
     ]
     if anonymous:
-        lines.append("c.LauncherConfig.anonymous_user_pool = 0")
+        lines.append("c.HubApiHandOff.anonymous_user_pool = 0")
     if registry_url:
         lines.append(f"c.BuildManager.registry_url = {registry_url!r}")
     text = _GENERATED + _operator(operator_config) + "\n".join(lines) + "\n"

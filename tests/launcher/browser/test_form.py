@@ -151,7 +151,7 @@ def test_refused_target_is_a_clear_error_instead_of_a_card(
     case = carried.BY_ID["zenodo-mixed-loopback"]
     identifier, rewrites = carried.install(case, replay, canary.port)
     monkeypatch.setenv("NFDI_LAUNCHER_URL_REWRITES", json.dumps(rewrites))
-    server = launcher_factory(LauncherConfig(base_url="/", systems=SYSTEMS, rate_limit=0))
+    server = launcher_factory(LauncherConfig(config=no_rate_limit(), base_url="/", systems=SYSTEMS))
     page.goto(server.url)
     page.fill("#identifier", identifier)
     page.click("#resolve-btn")
