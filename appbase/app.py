@@ -14,10 +14,10 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from traitlets import Bool, Unicode, default
-from traitlets.config import Application, catch_config_error
+from traitlets.config import Application, Config, catch_config_error
 
 from appbase import __version__
 from appbase import log as appbase_log
@@ -64,6 +64,27 @@ class LauncherApp(Application):
         "debug": ({"Application": {"log_level": logging.DEBUG}}, "Log at DEBUG level."),
     }
 
+    #: settings that moved, ``"OldClass.trait": "NewClass.trait"``. A config file (or the
+    #: command line) that still uses an old name keeps working, with a warning; the old
+    #: classes need not exist any more (BinderHub forwards its old names the same way).
+    renamed_config: ClassVar[dict[str, str]] = {}
+
+    #: import strings of plug-in classes (another executor or backend) whose options
+    #: ``--help-all`` lists, imported only then: their dependencies can be heavy
+    plugin_classes: ClassVar[list[str]] = []
+
+    def all_classes(self) -> list[type]:
+        """:attr:`classes` and :attr:`plugin_classes`: what ``--help-all`` lists."""
+        from traitlets.utils.importstring import import_item
+
+        plugins = [import_item(name) for name in self.plugin_classes]
+        return [*self.classes, *(cls for cls in plugins if cls not in self.classes)]
+
+    def print_help(self, classes: bool = False) -> None:
+        if classes:
+            self.classes = self.all_classes()
+        super().print_help(classes)
+
     @default("log_level")
     def _log_level_default(self) -> int:
         return logging.INFO
@@ -79,6 +100,24 @@ class LauncherApp(Application):
         self._load_launcher_config()
         # traitlets types Enum values as object; Application validates log_level to an int
         appbase_log.configure(cast(int, self.log_level), self.json_logs)
+        self.forward_renamed_config()
+
+    def forward_renamed_config(self) -> None:
+        """Move values set under an old name of :attr:`renamed_config` to the new name.
+
+        A value set under the new name as well wins. The old name is removed, so the
+        class that kept the old section does not warn about an unknown option."""
+        for old, new in self.renamed_config.items():
+            old_cls, old_name = old.split(".")
+            if old_cls not in self.config or old_name not in self.config[old_cls]:
+                continue
+            value = self.config[old_cls].pop(old_name)
+            new_cls, new_name = new.split(".")
+            if new_cls in self.config and new_name in self.config[new_cls]:
+                self.log.warning("%s is deprecated and ignored: %s is set too", old, new)
+                continue
+            self.log.warning("%s is deprecated: use %s (forwarded)", old, new)
+            self.update_config(Config({new_cls: {new_name: value}}))
 
     def _load_launcher_config(self) -> None:
         path = Path(self.config_file)

@@ -58,9 +58,9 @@ async def rss_run(rewrites: dict[str, str], spec: str, workdir: Path,
     cfg = workdir / "nfdi_launcher_config.py"
     cfg.write_text("\n".join([
         f"c.LauncherConfig.hub_url = 'http://127.0.0.1:{hub_port}/'",
-        "c.LauncherConfig.hub_api_token = 'bench'",
-        "c.LauncherConfig.rate_limit = 0",
-        "c.LauncherConfig.hub_request_timeout = 600.0",
+        "c.HubClient.api_token = 'bench'",
+        "c.Admission.rate_limit = 0",
+        "c.HubClient.request_timeout = 600.0",
         f"c.BuildManager.image_prefix = {PREFIX!r}",
         f"c.BuildManager.state_dir = {str(workdir / 'builds')!r}",
     ]) + "\n")

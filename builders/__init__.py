@@ -19,7 +19,8 @@ Public API (what the launcher uses)::
 - ``BuildManager.image_name(target, content_digest)`` pure name of the image.
 - ``BuildManager.dockerfile(target, *, context_dir=None)`` the Dockerfile repo2docker
   would generate (dry run).
-- ``BuildManager.repo2docker_runs`` / ``BuildManager.stats`` counters for metrics.
+- ``BuildManager.repo2docker_runs``: repo2docker processes this manager started;
+  :mod:`builders.metrics` counts every request's outcome for Prometheus.
 - ``naming.content_digest(path)`` identity of a materialised tree.
 
 Phases (:class:`Phase`): ``waiting``, ``fetching``, ``building``, ``pushing``, ``built``,

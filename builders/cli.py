@@ -52,6 +52,7 @@ class BuildApp(LauncherApp):
         "dry-run": ({"BuildApp": {"dry_run": True}}, "Print the Dockerfile; build nothing."),
     }
     classes = [BuildManager, DockerExecutor]
+    plugin_classes = ["builders.executors.kubernetes.KubernetesExecutor"]
 
     def start(self) -> None:
         if len(self.extra_args) != 1:

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from traitlets import Instance, Integer, Unicode, default
+from traitlets import Instance, Integer, Type, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from builders import naming
@@ -32,6 +32,7 @@ from builders.events import BuildEvent, Phase
 from builders.executors.base import BuildExecutor, BuildFailed, BuildRequest
 from builders.fanout import Broadcast
 from builders.hostlock import HostLock
+from builders.metrics import IMAGE_REQUESTS
 from builders.registry import ImageStore, LocalEngineStore, RegistryError, RegistryStore
 from fdo.target import LaunchTarget
 
@@ -75,14 +76,23 @@ class BuildManager(LoggingConfigurable):
     def _state_dir_default(self) -> str:
         return str(Path(tempfile.gettempdir()) / "nfdi-launcher-builds")
 
+    executor_class = Type(
+        "builders.executors.docker.DockerExecutor",
+        klass="builders.executors.base.BuildExecutor",
+        help="""The build executor (a :class:`~builders.executors.base.BuildExecutor`
+        subclass or its import string); default: repo2docker against the local Docker
+        engine. It is configured under its own class name, e.g.
+        ``c.DockerExecutor.extra_args``.""",
+    ).tag(config=True)
+
     executor = Instance(
-        "builders.executors.base.BuildExecutor", help="The build executor (default: local Docker).")
+        "builders.executors.base.BuildExecutor",
+        help="The build executor in use (default: an instance of executor_class).")
 
     @default("executor")
     def _executor_default(self) -> BuildExecutor:
-        from builders.executors.docker import DockerExecutor
-
-        return DockerExecutor(parent=self, log=self.log)
+        executor: BuildExecutor = self.executor_class(parent=self, log=self.log)
+        return executor
 
     fetcher: Callable[[LaunchTarget, Path], Any] | None = None
 
@@ -91,7 +101,8 @@ class BuildManager(LoggingConfigurable):
         self._targets: dict[str, Broadcast] = {}
         self._images: dict[str, Broadcast] = {}
         self._slots = asyncio.Semaphore(self.max_concurrent_builds)
-        self.stats = {"builds": 0, "cached": 0, "failed": 0, "followed": 0}
+        #: repo2docker processes started by this manager (also counted in ``metrics``)
+        self.repo2docker_runs = 0
         self._store: ImageStore | None = None
         self._salt: str | None = None
 
@@ -156,11 +167,6 @@ class BuildManager(LoggingConfigurable):
             job.task.cancel()
         await asyncio.gather(*(job.task for job in jobs), return_exceptions=True)
 
-    @property
-    def repo2docker_runs(self) -> int:
-        """repo2docker processes started by this manager (for metrics and benchmarks)."""
-        return self.stats["builds"]
-
     # -- pipeline steps ---------------------------------------------------------------
     def _workdir(self) -> Path:
         path = Path(self.state_dir) / "work"
@@ -215,7 +221,7 @@ class BuildManager(LoggingConfigurable):
                 self.log.warning("cannot reuse %s for %s: %s", alias, image, err)
                 return None
             self.log.info("reusing %s for %s (same content)", alias, image)
-        self.stats["cached"] += 1
+        IMAGE_REQUESTS.labels(outcome="cached").inc()
         return BuildEvent(Phase.BUILT, "Found built image, launching...",
                           image=self.store.pinned(image, digest), cached=True)
 
@@ -237,7 +243,7 @@ class BuildManager(LoggingConfigurable):
                 finally:
                     lock.release()
                 return
-            self.stats["followed"] += 1
+            IMAGE_REQUESTS.labels(outcome="followed").inc()
             yield BuildEvent(Phase.WAITING, "Another process on this host is building this image; following its log")
             async for event in lock.follow():
                 yield event
@@ -247,7 +253,7 @@ class BuildManager(LoggingConfigurable):
 
     def _failed(self, message: str, status_code: int = 500) -> BuildEvent:
         """A FAILED event; ``status_code`` as BinderHub's failed events carry it."""
-        self.stats["failed"] += 1
+        IMAGE_REQUESTS.labels(outcome="failed").inc()
         return BuildEvent(Phase.FAILED, message, extra={"status_code": status_code})
 
     async def _locked_build(self, image: str, ctx: Path, target: LaunchTarget, lock: HostLock) -> AsyncIterator[BuildEvent]:
@@ -270,7 +276,7 @@ class BuildManager(LoggingConfigurable):
                 labels={"nfdi-launcher.source": target.source, "nfdi-launcher.ref": target.ref},
                 registry_credentials=self._push_credentials(),
             )
-            self.stats["builds"] += 1
+            self.repo2docker_runs += 1
             yield BuildEvent(Phase.BUILDING, f"Building {image}")
             try:
                 async for event in self.executor.run(request):
@@ -285,6 +291,7 @@ class BuildManager(LoggingConfigurable):
             await asyncio.to_thread(self.store.copy, image, self.alias_name(image))
         except (RegistryError, OSError) as err:  # the alias only speeds up other identifiers
             self.log.warning("could not publish content alias of %s: %s", image, err)
+        IMAGE_REQUESTS.labels(outcome="built").inc()
         yield BuildEvent(Phase.BUILT, "Built image, launching...", image=self.store.pinned(image, digest))
 
     def _push_credentials(self) -> dict[str, str] | None:

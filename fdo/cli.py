@@ -19,7 +19,8 @@ from appbase.app import LauncherApp
 EXIT_OK, EXIT_ERROR, EXIT_AMBIGUOUS = 0, 2, 3
 
 
-def _configurables() -> list[type]:
+def configurables() -> list[type]:
+    """Every class of fdo an operator configures (for the commands' --help-all)."""
     from traitlets.utils.importstring import import_item
 
     from fdo.config import NetConfig
@@ -49,7 +50,7 @@ class ResolveApp(LauncherApp):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.classes = [LauncherApp, *_configurables()]
+        self.classes = [LauncherApp, *configurables()]
 
     def _resolve(self, identifier: str) -> Any:
         from fdo.errors import ResolveError

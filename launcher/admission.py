@@ -19,9 +19,12 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
+
+from traitlets import Int, List, Unicode
+from traitlets.config import LoggingConfigurable
 
 from launcher import events
-from launcher.config import LauncherConfig
 from launcher.pipeline import Event, LaunchRequest, Pipeline
 
 
@@ -129,13 +132,47 @@ class Quotas:
                     del table[key]
 
 
-class Admission:
-    """The three admission checks configured from one :class:`LauncherConfig`."""
+class Admission(LoggingConfigurable):
+    """Who may launch what, how often: the three checks, with their settings
+    (``c.Admission.*``; BinderHub's defaults and messages)."""
 
-    def __init__(self, config: LauncherConfig):
-        self.rate = RateLimiter(config.rate_limit, config.rate_limit_period)
-        self.policy = SpecPolicy(config.allowed_specs, config.banned_specs)
-        self.quotas = Quotas(config.per_user_quota, config.per_target_quota, config.total_quota)
+    rate_limit = Int(
+        10,
+        help="""Launch/build requests per client IP per rate_limit_period for anonymous
+        requests without a valid build token (BinderHub: 10 per hour). 0 disables.""",
+    ).tag(config=True)
+
+    rate_limit_period = Int(3600, help="Window of the rate limit in seconds.").tag(config=True)
+
+    allowed_specs = List(
+        Unicode(),
+        [],
+        help="""Regular expressions (re.match, case-insensitive) against ``<provider>/<spec>``
+        (e.g. ``^gh/my-org/.*``); if non-empty, a spec must match one to launch.""",
+    ).tag(config=True)
+
+    banned_specs = List(
+        Unicode(),
+        [],
+        help="""Regular expressions against ``<provider>/<spec>``; a match refuses the launch
+        with "Sorry, <spec> is not allowed to launch".""",
+    ).tag(config=True)
+
+    per_user_quota = Int(
+        0, help="Concurrent launches in progress per user (or client IP when anonymous); 0 = no limit."
+    ).tag(config=True)
+
+    per_target_quota = Int(
+        0, help="Concurrent launches in progress per resolved target; 0 = no limit."
+    ).tag(config=True)
+
+    total_quota = Int(0, help="Concurrent launches in progress in total; 0 = no limit.").tag(config=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rate = RateLimiter(self.rate_limit, self.rate_limit_period)
+        self.policy = SpecPolicy(self.allowed_specs, self.banned_specs)
+        self.quotas = Quotas(self.per_user_quota, self.per_target_quota, self.total_quota)
 
 
 async def run_with_quotas(admission: Admission, pipeline: Pipeline,

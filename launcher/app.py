@@ -55,6 +55,8 @@ class LauncherState:
     store: Store
     jobs: Jobs
     hub_auth: Any = None  # jupyterhub.services.auth.HubOAuth when auth_enabled
+    #: the last /health result and when it was taken (checks are cached for a few seconds)
+    health: tuple[float, dict[str, Any]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -74,7 +76,10 @@ def _hub_auth(config: LauncherConfig) -> Any:
         return None
     from jupyterhub.services.auth import HubOAuth
 
-    return HubOAuth(api_token=config.hub_api_token, cache_max_age=60)
+    from launcher.handoff.hubapi import HubClient
+
+    # the same service token as the hand-off's REST calls (c.HubClient.api_token)
+    return HubOAuth(api_token=HubClient(parent=config).api_token, cache_max_age=60)
 
 
 def make_app(
@@ -90,7 +95,7 @@ def make_app(
     if eventlog.observer not in pipeline.observers:
         pipeline.observers.append(eventlog.observer)
     hub_auth = _hub_auth(config)
-    admission = Admission(config)
+    admission = Admission(parent=config)
     store = Store(parent=config)
     store.start()
     jobs = Jobs(store, lambda request: run_with_quotas(admission, pipeline, request), parent=config)

@@ -1,9 +1,16 @@
 """Operator knobs of the launcher web service (``c.LauncherConfig.<trait>`` in the config file).
 
 One :class:`LauncherConfig` instance is shared by every handler (``self.launcher`` in
-:class:`launcher.handlers.base.BaseHandler`), the pipeline and the hand-off strategies.
-Defaults follow BinderHub where BinderHub has the same knob (rate limit 10/h, build
+:class:`launcher.handlers.base.BaseHandler`) and is the ``parent`` of the classes that act:
+:class:`~launcher.admission.Admission` (rate limit, bans, quotas),
+:class:`~launcher.pipeline.Pipeline`, the hand-off strategy (:attr:`LauncherConfig.handoff_class`)
+and its :class:`~launcher.handoff.hubapi.HubClient`. Their settings are theirs
+(``c.Admission.rate_limit``, ``c.HubClient.api_url``, ...); this class keeps what the web
+service itself does. Defaults follow BinderHub where BinderHub has the same knob (build
 token lifetime 300 s, keepalive 25 s, 60 s linger after ``ready``).
+
+:data:`RENAMED` lists the settings that used to be here; ``nfdi-launcher serve`` forwards
+them from old config files with a warning.
 """
 
 from __future__ import annotations
@@ -12,8 +19,40 @@ import os
 from pathlib import Path
 from typing import Any
 
-from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, List, Unicode, default, validate
+from traitlets import Bool, Dict, Float, Int, List, Type, Unicode, default, validate
 from traitlets.config import Configurable
+
+#: short names of the hand-off strategies (``c.LauncherConfig.handoff_class = "start-url"``)
+HANDOFFS = {
+    "hub-api": "launcher.handoff.hubapi.HubApiHandOff",
+    "start-url": "launcher.handoff.starturl.StartUrlHandOff",
+}
+
+#: settings that moved from LauncherConfig to the class that acts (old name -> new name)
+RENAMED = {
+    **{f"LauncherConfig.{name}": f"Admission.{name}" for name in (
+        "rate_limit", "rate_limit_period", "allowed_specs", "banned_specs", "per_user_quota",
+        "per_target_quota", "total_quota")},
+    "LauncherConfig.hub_api_url": "HubClient.api_url",
+    "LauncherConfig.hub_api_token": "HubClient.api_token",
+    "LauncherConfig.hub_request_timeout": "HubClient.request_timeout",
+    "LauncherConfig.hub_retries": "HubClient.retries",
+    "LauncherConfig.hub_retry_delay": "HubClient.retry_delay",
+    **{f"LauncherConfig.{name}": f"HubApiHandOff.{name}" for name in (
+        "launch_timeout", "anonymous_user_pool", "server_token_expires_seconds")},
+    "LauncherConfig.launch_retries": "Pipeline.launch_retries",
+    "LauncherConfig.handoff": "LauncherConfig.handoff_class",
+}
+
+
+class HandOffType(Type[Any, Any]):
+    """A :class:`~traitlets.Type` that also accepts the short names of :data:`HANDOFFS`."""
+
+    def __init__(self, default_value: str, **kwargs: Any) -> None:
+        super().__init__(default_value, klass="launcher.handoff.base.HandOff", **kwargs)
+
+    def _resolve_string(self, string: str) -> Any:
+        return super()._resolve_string(HANDOFFS.get(string.lower(), string))
 
 
 def default_state_dir() -> Path:
@@ -85,66 +124,16 @@ class LauncherConfig(Configurable):
         value = str(proposal["value"])
         return _ensure_slash(value) if value else value
 
-    hub_api_url = Unicode(
-        "",
-        help="""JupyterHub REST API URL used by the hub-api hand-off (server side). Default:
-        $JUPYTERHUB_API_URL, else ``<hub_url>hub/api/``.""",
-    ).tag(config=True)
-
-    @default("hub_api_url")
-    def _hub_api_url_default(self) -> str:
-        return os.environ.get("JUPYTERHUB_API_URL", "")
-
-    def effective_hub_api_url(self) -> str:
-        if self.hub_api_url:
-            return _ensure_slash(self.hub_api_url)
-        return self.hub_url + "hub/api/" if self.hub_url else ""
-
-    hub_api_token = Unicode(
-        "",
-        help="""JupyterHub API token of the launcher's hub service (scopes: admin:users,
-        admin:servers, tokens, read:users). Default: $JUPYTERHUB_API_TOKEN. Never logged.""",
-    ).tag(config=True)
-
-    @default("hub_api_token")
-    def _hub_api_token_default(self) -> str:
-        return os.environ.get("JUPYTERHUB_API_TOKEN", "")
-
-    hub_request_timeout = Float(
-        10.0,
-        help="Seconds to wait for one JupyterHub REST API call (not the whole spawn).",
-    ).tag(config=True)
-
-    hub_retries = Int(
-        3,
-        help="""Retries of one JupyterHub API call answered with 5xx or a connection
-        error (backoff starts at hub_retry_delay and doubles).""",
-    ).tag(config=True)
-
-    hub_retry_delay = Float(
-        0.5, help="First backoff in seconds between retried JupyterHub API calls."
-    ).tag(config=True)
-
-    launch_timeout = Float(
-        600.0,
-        help="""Seconds a spawn may take (image pull included) before the launch fails with
-        "server did not start within N s". BinderHub uses 600.""",
-    ).tag(config=True)
-
-    launch_retries = Int(
-        1,
-        help="""Additional launch attempts after a failed spawn ("Launch attempt N failed,
-        retrying..."). BinderHub retries 4 times; a failure here says what failed.""",
-    ).tag(config=True)
-
     # -- hand-off -----------------------------------------------------------------------
-    handoff = CaselessStrEnum(
-        ["hub-api", "start-url"],
+    handoff_class = HandOffType(
         "hub-api",
-        help="""How an image is handed to the hub. ``hub-api``: start a named server
-        through the JupyterHub REST API with Jupyter-JSC user_options. ``start-url``:
-        send the browser to Jupyter-JSC's ``<hub>/hub/api/start?...`` (e.g.
-        hub.nfdi-jupyter.de), which handles login and server reuse itself.""",
+        help="""How an image is handed to the hub (a :class:`~launcher.handoff.base.HandOff`
+        subclass or its import string). Short names: ``hub-api``: start a named server
+        through the JupyterHub REST API with Jupyter-JSC user_options
+        (:class:`~launcher.handoff.hubapi.HubApiHandOff`); ``start-url``: send the browser
+        to Jupyter-JSC's ``<hub>/hub/api/start?...`` (e.g. hub.nfdi-jupyter.de), which
+        handles login and server reuse itself
+        (:class:`~launcher.handoff.starturl.StartUrlHandOff`).""",
     ).tag(config=True)
 
     anonymous = Bool(
@@ -165,19 +154,6 @@ class LauncherConfig(Configurable):
     def _auth_enabled_default(self) -> bool:
         return bool(os.environ.get("JUPYTERHUB_SERVICE_PREFIX") and os.environ.get("JUPYTERHUB_API_TOKEN"))
 
-    anonymous_user_pool = Int(
-        2,
-        help="""Temporary hub users created ahead of time (``anon-<random>``) so an anonymous
-        launch does not wait for user creation; 0 creates each user on demand (named after
-        the repository, as BinderHub does). Unused pool users are deleted on shutdown.""",
-    ).tag(config=True)
-
-    server_token_expires_seconds = Int(
-        6 * 3600,
-        help="""Lifetime of the per-launch hub token (scope access:servers for the one server)
-        returned as ``token`` in the ready event.""",
-    ).tag(config=True)
-
     storage_path = Unicode(
         "/home/jovyan/work",
         help="""Default ``storage.localstoragepath``: where the user's persistent storage is
@@ -192,39 +168,6 @@ class LauncherConfig(Configurable):
         [{"name", "display_name", ...}]}``. The first system and its first flavor are the
         defaults. (The Outposts' own /flavors/ replace this list when configured.)""",
     ).tag(config=True)
-
-    # -- admission ----------------------------------------------------------------------
-    rate_limit = Int(
-        10,
-        help="""Launch/build requests per client IP per rate_limit_period for anonymous
-        requests without a valid build token (BinderHub: 10 per hour). 0 disables.""",
-    ).tag(config=True)
-
-    rate_limit_period = Int(3600, help="Window of the rate limit in seconds.").tag(config=True)
-
-    allowed_specs = List(
-        Unicode(),
-        [],
-        help="""Regular expressions (re.match, case-insensitive) against ``<provider>/<spec>``
-        (e.g. ``^gh/my-org/.*``); if non-empty, a spec must match one to launch.""",
-    ).tag(config=True)
-
-    banned_specs = List(
-        Unicode(),
-        [],
-        help="""Regular expressions against ``<provider>/<spec>``; a match refuses the launch
-        with "Sorry, <spec> is not allowed to launch".""",
-    ).tag(config=True)
-
-    per_user_quota = Int(
-        0, help="Concurrent launches in progress per user (or client IP when anonymous); 0 = no limit."
-    ).tag(config=True)
-
-    per_target_quota = Int(
-        0, help="Concurrent launches in progress per resolved target; 0 = no limit."
-    ).tag(config=True)
-
-    total_quota = Int(0, help="Concurrent launches in progress in total; 0 = no limit.").tag(config=True)
 
     # -- web ----------------------------------------------------------------------------
     cors_allow_origin = Unicode(
@@ -269,24 +212,3 @@ class LauncherConfig(Configurable):
         help="""Seconds an event stream stays open after ``ready``/``failed`` so that
         auto-reconnecting EventSource clients close it first (BinderHub: 60).""",
     ).tag(config=True)
-
-    def system_names(self) -> list[str]:
-        return [str(s.get("name", "")) for s in self.systems]
-
-    def pick_resource(self, system: str, flavor: str) -> tuple[str, str]:
-        """Validate (system, flavor) against :attr:`systems`; empty values pick defaults.
-
-        Raises ValueError with a user-facing message for an unknown system or flavor.
-        """
-        if not self.systems:
-            return system, flavor
-        chosen = self.systems[0]
-        if system:
-            matches = [s for s in self.systems if s.get("name") == system]
-            if not matches:
-                raise ValueError(f"unknown system {system!r}; choose one of {self.system_names()}")
-            chosen = matches[0]
-        flavors = [str(f.get("name", "")) for f in chosen.get("flavors", [])]
-        if flavor and flavors and flavor not in flavors:
-            raise ValueError(f"unknown flavor {flavor!r} for system {chosen.get('name')!r}; choose one of {flavors}")
-        return str(chosen.get("name", "")), flavor or (flavors[0] if flavors else "")

@@ -15,11 +15,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from traitlets import Int
+from traitlets.config import LoggingConfigurable
+
 from fdo.errors import ResolveError
+from fdo.resolve import ResolutionCache
 from fdo.target import LaunchTarget
 from launcher import events, metrics
 from launcher.config import LauncherConfig
@@ -118,20 +123,60 @@ IMAGE_RECHECK_SECONDS = 30.0
 IMAGE_TRUST_SECONDS = 600.0
 
 
-class Pipeline:
+class ImageMemo:
+    """Target cache key -> (image, when the image store last confirmed it), least recently
+    used entries dropped beyond *max_entries*."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._data: OrderedDict[str, tuple[str, float]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def get(self, key: str) -> tuple[str, float] | None:
+        item = self._data.get(key)
+        if item is not None:
+            self._data.move_to_end(key)
+        return item
+
+    def confirm(self, key: str, image: str) -> None:
+        self._data[key] = (image, time.monotonic())
+        self._data.move_to_end(key)
+        while len(self._data) > self.max_entries:
+            self._data.popitem(last=False)
+
+    def forget(self, key: str) -> None:
+        self._data.pop(key, None)
+
+
+class Pipeline(LoggingConfigurable):
     """resolve -> image -> launch, with the pieces passed in (see :meth:`from_config`)."""
 
     steps = ("resolve", "image", "launch")
 
-    def __init__(self, config: LauncherConfig, resolver: Resolver | None, builder: Builder | None,
-                 handoff: HandOff):
-        self.config = config
+    launch_retries = Int(
+        1,
+        help="""Additional launch attempts after a failed spawn ("Launch attempt N failed,
+        retrying..."). BinderHub retries 4 times; a failure here says what failed.""",
+    ).tag(config=True)
+
+    memo_max_entries = Int(
+        4096,
+        help="""Pinned targets and known images remembered per process (each; least
+        recently used dropped first), so a repeated launch makes no network round trip
+        before the spawn request.""",
+    ).tag(config=True)
+
+    def __init__(self, launcher: LauncherConfig, resolver: Resolver | None,
+                 builder: Builder | None, handoff: HandOff, **kwargs: Any) -> None:
+        super().__init__(parent=launcher, **kwargs)
+        self.launcher = launcher
         self.resolver = resolver
         self.builder = builder
         self.handoff = handoff
-        self._targets: dict[str, tuple[float, LaunchTarget]] = {}
-        self._images: dict[str, str] = {}
-        self._seen: dict[str, float] = {}  # image -> when the store last confirmed it
+        self._targets = ResolutionCache(self.memo_max_entries)
+        self._images = ImageMemo(self.memo_max_entries)
         self._revalidating: set[str] = set()
         #: called with the context of every finished run (benchmarks, audit logs)
         self.observers: list[Callable[[LaunchContext], None]] = []
@@ -183,8 +228,8 @@ class Pipeline:
     async def resolve(self, ctx: LaunchContext) -> AsyncIterator[Event]:
         identifier = ctx.request.identifier
         memo = self._targets.get(identifier)
-        if memo and time.monotonic() - memo[0] < MEMO_SECONDS:
-            ctx.target = memo[1]
+        if memo is not None:
+            ctx.target = memo
             return
         if self.resolver is None:
             raise PipelineError(503, "resolving identifiers is not available on this launcher")
@@ -198,7 +243,7 @@ class Pipeline:
                                 choices=[c.to_json() for c in target.choices])
         ctx.target = target
         if target.launch_path == ctx.request.binder_request:  # already pinned: immutable
-            self._targets[identifier] = (time.monotonic(), target)
+            self._targets.put(identifier, target, MEMO_SECONDS)
         chain = " -> ".join([identifier] + [h.to for h in target.chain])
         yield events.event("waiting", f"Resolved {identifier} to {target.source} at {target.ref} ({chain})",
                            target=target.to_json())
@@ -219,8 +264,7 @@ class Pipeline:
                 phase = data.get("phase")
                 if phase == "built":
                     ctx.image, ctx.image_cached = str(data["imageName"]), bool(data.get("cached"))
-                    self._images[ctx.target.cache_key] = ctx.image
-                    self._seen[ctx.image] = time.monotonic()
+                    self._images.confirm(ctx.target.cache_key, ctx.image)
                     yield events.built(ctx.image, ctx.image_cached)
                     break
                 if phase == "failed":
@@ -242,11 +286,12 @@ class Pipeline:
         """Known image of this target? Fresh: trusted; stale: trusted and re-checked in the
         background (stale-while-revalidate); expired: checked now in the image store."""
         assert ctx.target is not None
-        image = self._images.get(ctx.target.cache_key)
-        if not image or self.builder is None:
+        memo = self._images.get(ctx.target.cache_key)
+        if memo is None or self.builder is None:
             return False
         store = self.builder.store
-        age = time.monotonic() - self._seen.get(image, -1e9)
+        image, confirmed = memo
+        age = time.monotonic() - confirmed
         if age >= IMAGE_RECHECK_SECONDS and age < IMAGE_TRUST_SECONDS:
             if image not in self._revalidating:
                 self._revalidating.add(image)
@@ -263,10 +308,9 @@ class Pipeline:
         except Exception:  # registry trouble: let the builder report it properly
             present = None
         if present is None:
-            self._images.pop(key, None)
-            self._seen.pop(image, None)
+            self._images.forget(key)
             return False
-        self._seen[image] = time.monotonic()
+        self._images.confirm(key, image)
         return True
 
     def _observe_build(self, status: str, started: float, ctx: LaunchContext) -> None:
@@ -280,7 +324,7 @@ class Pipeline:
         status = "failure"
         metrics.LAUNCHES_INPROGRESS.inc()
         try:
-            for attempt in range(self.config.launch_retries + 1):
+            for attempt in range(self.launch_retries + 1):
                 try:
                     async for ev in self.handoff.launch(ctx):
                         if ev.get("phase") == "ready":
@@ -288,7 +332,7 @@ class Pipeline:
                         yield ev
                     return
                 except PipelineError as err:
-                    if err.status_code < 500 or attempt >= self.config.launch_retries:
+                    if err.status_code < 500 or attempt >= self.launch_retries:
                         raise
                     log.warning("launch attempt %d failed: %s", attempt + 1, err)
                     yield events.launching(f"Launch attempt {attempt + 1} failed ({err}), retrying...")

@@ -126,3 +126,25 @@ def systems_for_auth_state(systems: list[dict[str, Any]],
             entry["projects"] = projects
         result.append(entry)
     return result
+
+
+def pick_resource(systems: list[dict[str, Any]], system: str, flavor: str) -> tuple[str, str]:
+    """Validate (system, flavor) against *systems* (``LauncherConfig.systems``); empty
+    values pick the defaults (the first system, its first flavor).
+
+    Raises ValueError with a user-facing message for an unknown system or flavor.
+    """
+    if not systems:
+        return system, flavor
+    chosen = systems[0]
+    if system:
+        matches = [s for s in systems if s.get("name") == system]
+        if not matches:
+            names = [str(s.get("name", "")) for s in systems]
+            raise ValueError(f"unknown system {system!r}; choose one of {names}")
+        chosen = matches[0]
+    flavors = [str(f.get("name", "")) for f in chosen.get("flavors", [])]
+    if flavor and flavors and flavor not in flavors:
+        raise ValueError(f"unknown flavor {flavor!r} for system {chosen.get('name')!r}; "
+                         f"choose one of {flavors}")
+    return str(chosen.get("name", "")), flavor or (flavors[0] if flavors else "")

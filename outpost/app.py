@@ -10,14 +10,13 @@ from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import PeriodicCallback
 from tornado.netutil import bind_sockets
+from traitlets import Float, Integer, Unicode
+from traitlets.config import LoggingConfigurable
 
-from outpost.backends.base import Backend
-from outpost.config import OutpostConfig
 from outpost.handlers.flavors import FlavorsHandler, UserFlavorsHandler
 from outpost.handlers.ping import PingHandler
 from outpost.handlers.services import ServiceHandler, ServicesHandler
 from outpost.manager import Outpost
-from outpost.store import Store
 
 log = logging.getLogger("nfdi_launcher.outpost")
 
@@ -35,19 +34,33 @@ def make_app(outpost: Outpost, base_path: str = "/") -> web.Application:
     return web.Application(routes, outpost=outpost)
 
 
-def build_outpost(config: OutpostConfig) -> Outpost:
-    backend: Backend = config.backend_class(parent=config)  # type: ignore[abstract]
-    return Outpost(config, Store(config.db_path), backend)
+class OutpostServer(LoggingConfigurable):
+    """An Outpost listening on ``ip:port`` inside the running event loop, with the loop
+    that stops servers whose flavor runtime is over (``c.OutpostServer.*``)."""
 
+    ip = Unicode(
+        "127.0.0.1",
+        help="Address to listen on. Keep loopback unless a TLS proxy is in front of it.",
+    ).tag(config=True)
 
-class OutpostServer:
-    """An Outpost listening on ``config.ip:config.port`` inside the running event loop."""
+    port = Integer(8080, help="TCP port of the REST API (0: a free one).").tag(config=True)
 
-    def __init__(self, config: OutpostConfig) -> None:
-        self.config = config
-        self.outpost = build_outpost(config)
-        self.http = HTTPServer(make_app(self.outpost, config.base_path), xheaders=False)
-        self.loop_cb = PeriodicCallback(self._housekeeping, config.check_interval * 1000)
+    base_path = Unicode(
+        "/",
+        help="URL prefix of every endpoint (like upstream's OUTPOST_BASE_PATH), e.g. /outpost/.",
+    ).tag(config=True)
+
+    check_interval = Float(
+        60.0,
+        help="Seconds between checks that stop servers whose flavor runtime has expired.",
+    ).tag(config=True)
+
+    def __init__(self, outpost: Outpost | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        #: the Outpost it serves; by default one configured from the same config
+        self.outpost = outpost or Outpost(parent=self)
+        self.http = HTTPServer(make_app(self.outpost, self.base_path), xheaders=False)
+        self.loop_cb = PeriodicCallback(self._housekeeping, self.check_interval * 1000)
 
     async def _housekeeping(self) -> None:
         n = await self.outpost.stop_expired()
@@ -69,13 +82,12 @@ class OutpostServer:
                     self.outpost.store.delete(rec.hub, rec.name, rec.start_id)
 
     def listen(self) -> int:
-        """Bind and return the port (``config.port`` 0 picks a free one)."""
-        sockets = bind_sockets(self.config.port, self.config.ip)
+        """Bind and return the port (``port`` 0 picks a free one)."""
+        sockets = bind_sockets(self.port, self.ip)
         self.http.add_sockets(sockets)
         port = sockets[0].getsockname()[1]
         self.loop_cb.start()
-        log.info("Outpost listening on http://%s:%d%s", self.config.ip, port,
-                 self.config.base_path)
+        log.info("Outpost listening on http://%s:%d%s", self.ip, port, self.base_path)
         return int(port)
 
     async def close(self) -> None:

@@ -5,8 +5,19 @@ from __future__ import annotations
 import asyncio
 
 from appbase.app import LauncherApp, until_stopped
+from outpost.app import OutpostServer
 from outpost.backends.docker import DockerBackend
-from outpost.config import OutpostConfig
+from outpost.manager import Outpost
+
+#: settings of the former ``OutpostConfig`` and the class that has each now
+RENAMED = {
+    **{f"OutpostConfig.{name}": f"OutpostServer.{name}"
+       for name in ("ip", "port", "base_path", "check_interval")},
+    **{f"OutpostConfig.{name}": f"Outpost.{name}"
+       for name in ("flavors_path", "db_path", "credentials_file", "allowed_image_prefixes",
+                    "default_image", "name_prefix", "backend_class", "send_events",
+                    "event_timeout", "ready_check_interval", "exit_check_interval")},
+}
 
 
 class OutpostApp(LauncherApp):
@@ -21,29 +32,28 @@ class OutpostApp(LauncherApp):
 
     aliases = {
         **LauncherApp.aliases,
-        "ip": "OutpostConfig.ip",
-        "port": "OutpostConfig.port",
-        "flavors": "OutpostConfig.flavors_path",
-        "db": "OutpostConfig.db_path",
-        "credentials": "OutpostConfig.credentials_file",
-        "base-path": "OutpostConfig.base_path",
+        "ip": "OutpostServer.ip",
+        "port": "OutpostServer.port",
+        "base-path": "OutpostServer.base_path",
+        "flavors": "Outpost.flavors_path",
+        "db": "Outpost.db_path",
+        "credentials": "Outpost.credentials_file",
     }
 
-    classes = [OutpostConfig, DockerBackend]
+    classes = [OutpostServer, Outpost, DockerBackend]
+    plugin_classes = ["outpost.backends.kubernetes.KubernetesBackend"]
+
+    renamed_config = RENAMED
 
     def start(self) -> None:
         asyncio.run(self._serve())
 
     async def _serve(self) -> None:
-        from outpost.app import OutpostServer
-
-        config = OutpostConfig(parent=self)
-        server = OutpostServer(config)
+        server = OutpostServer(parent=self)
         port = server.listen()
         await server.recover()
         # Printed for scripts (the stack, tests) that start us with --port 0.
-        print(f"outpost listening on http://{config.ip}:{port}", flush=True)
+        print(f"outpost listening on http://{server.ip}:{port}", flush=True)
         await until_stopped()
         # Servers keep running: a restarted Outpost picks them up from its database.
         await server.close()
-

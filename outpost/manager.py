@@ -13,11 +13,13 @@ from collections.abc import Coroutine
 from typing import Any
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from traitlets import Bool, Float, List, Type, Unicode
+from traitlets.config import LoggingConfigurable
 
 from outpost import flavors as fl
 from outpost.backends.base import Backend, Progress, StartRequest
 from outpost.body import StartBody
-from outpost.config import OutpostConfig
+from outpost.credentials import load_credentials
 from outpost.mapping import map_user_options
 from outpost.readiness import NotReady, ReadinessProbe, service_prefix
 from outpost.store import Record, Store
@@ -42,20 +44,88 @@ def _scrub(lines: list[str]) -> list[str]:
     return [_TOKEN_RE.sub(r"\1[secret]", line) for line in lines]
 
 
-class Outpost:
-    """State and behaviour shared by all handlers (one per process)."""
+class Outpost(LoggingConfigurable):
+    """State and behaviour shared by all handlers (one per process), and the settings of
+    what it checks and starts (``c.Outpost.*``)."""
 
-    def __init__(self, config: OutpostConfig, store: Store, backend: Backend) -> None:
-        self.config = config
-        self.store = store
-        self.backend = backend
-        self.credentials = config.load_credentials()
+    flavors_path = Unicode(
+        "",
+        help="""Path of flavors.yaml (keys flavors, hubs, users). Re-read on every request,
+        so edits apply without a restart. Empty or missing: no flavor rules, every start
+        is accepted.""",
+    ).tag(config=True)
+
+    db_path = Unicode(
+        "outpost.sqlite",
+        help="""SQLite file holding the started services and their spawner state, so
+        that a restarted Outpost still polls and stops them. Created with mode 0600;
+        tokens are never stored.""",
+    ).tag(config=True)
+
+    credentials_file = Unicode(
+        "",
+        help="""YAML/JSON file mapping hub name -> password for HTTP Basic auth (the
+        user name is the hub's identity). Also read: the environment variable
+        OUTPOST_CREDENTIALS (same JSON) and upstream's ``usernames``/``passwords``
+        (semicolon-separated, matched by position). Passwords are never logged.""",
+    ).tag(config=True)
+
+    allowed_image_prefixes = List(
+        Unicode(),
+        ["127.0.0.1:*/", "localhost:*/", "local/"],
+        help="""Image reference prefixes a user may start (``*`` = any characters except
+        '/'). Everything else is refused with 419 before a container is created.""",
+    ).tag(config=True)
+
+    default_image = Unicode(
+        "",
+        help="Image to start when user_options name none (empty: an image is required).",
+    ).tag(config=True)
+
+    name_prefix = Unicode(
+        "nfdi-outpost-",
+        help="Prefix of container and volume names, so that they are easy to find and clean.",
+    ).tag(config=True)
+
+    backend_class = Type(
+        "outpost.backends.docker.DockerBackend",
+        klass="outpost.backends.base.Backend",
+        help="""The backend that wraps a JupyterHub spawner (default: DockerSpawner); it is
+        configured under its own class name, e.g. ``c.DockerBackend.pull_policy``.""",
+    ).tag(config=True)
+
+    send_events = Bool(
+        True,
+        help="POST spawn progress to the hub's JUPYTERHUB_EVENTS_URL with the server's token.",
+    ).tag(config=True)
+
+    event_timeout = Float(5.0, help="Seconds one progress POST to the hub may take.").tag(
+        config=True)
+
+    ready_check_interval = Float(
+        0.05,
+        help="""Seconds between checks that a starting server answers at the URL the hub will
+        check; the start is answered right after the first success. Each check is one
+        HTTP request over the path the hub uses (usually loopback or the cluster network).""",
+    ).tag(config=True)
+
+    exit_check_interval = Float(
+        0.5,
+        help="""Seconds between asking the backend, while waiting for a server to answer,
+        whether it has exited (then the start fails at once with its last log lines).""",
+    ).tag(config=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.store = Store(self.db_path)
+        self.backend: Backend = self.backend_class(parent=self)
+        self.credentials = load_credentials(self.credentials_file)
         self.tasks: set[asyncio.Task[Any]] = set()
-        self.probe = ReadinessProbe(config.ready_check_interval, config.exit_check_interval)
+        self.probe = ReadinessProbe(self.ready_check_interval, self.exit_check_interval)
 
     # -- flavors -------------------------------------------------------------------
     def flavor_config(self) -> fl.FlavorConfig:
-        return fl.load_flavors(self.config.flavors_path)
+        return fl.load_flavors(self.flavors_path)
 
     def flavors(self, hub: str, auth: dict[str, Any] | None = None) -> dict[str, Any]:
         result = fl.sorted_flavors(fl.flavors_for(self.flavor_config(), hub, auth))
@@ -80,9 +150,8 @@ class Outpost:
             running_user=self.store.count(body.flavor, hub=hub, user_id=user_id))
         settings = map_user_options(
             body.user_options, flavor, hub=hub, user_id=user_id, server_name=body.name,
-            start_id=body.start_id, default_image=self.config.default_image,
-            allowed_prefixes=list(self.config.allowed_image_prefixes),
-            prefix=self.config.name_prefix)
+            start_id=body.start_id, default_image=self.default_image,
+            allowed_prefixes=list(self.allowed_image_prefixes), prefix=self.name_prefix)
         runtime = fl.runtime_of(flavor)
         start_timeout = flavor.get("start_timeout")
         rec = Record(hub=hub, name=body.name, start_id=body.start_id, user_id=user_id,
@@ -181,12 +250,12 @@ class Outpost:
 
     async def send_event(self, env: dict[str, str], event: dict[str, Any]) -> None:
         url, token = env.get("JUPYTERHUB_EVENTS_URL"), env.get("JUPYTERHUB_API_TOKEN")
-        if not (self.config.send_events and url and token):
+        if not (self.send_events and url and token):
             return
         req = HTTPRequest(url, method="POST", body=json.dumps(event),
                           headers={"Authorization": f"token {token}",
                                    "Content-Type": "application/json"},
-                          request_timeout=self.config.event_timeout)
+                          request_timeout=self.event_timeout)
         try:
             await AsyncHTTPClient().fetch(req, raise_error=False)
         except Exception as e:  # progress is best effort; the start goes on

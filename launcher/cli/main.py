@@ -58,14 +58,14 @@ class NfdiLauncherApp(LauncherApp):
     def initialize(self, argv: Any = None) -> None:
         super().initialize(argv)
 
-    def _all_classes(self) -> list[type]:
-        """Every configurable class of every subcommand, for --generate-config."""
+    def all_classes(self) -> list[type]:
+        """Every configurable class of every subcommand (--help-all, --generate-config)."""
         from traitlets.utils.importstring import import_item
 
         seen: list[type] = list(self._classes_inc_parents())
         for import_string, _help in SUBCOMMANDS.values():
             app_class = import_item(import_string)
-            for cls in app_class().classes:
+            for cls in [app_class, *app_class().all_classes()]:
                 if cls not in seen:
                     seen.append(cls)
         return seen
@@ -76,7 +76,7 @@ class NfdiLauncherApp(LauncherApp):
                 print(f"error: {self.config_file} exists; remove it or name another file "
                       "with --config", file=sys.stderr)
                 self.exit(2)
-            self.classes = self._all_classes()
+            self.classes = self.all_classes()
             text = self.generate_config_file()
             try:
                 with open(self.config_file, "x", encoding="utf-8") as f:

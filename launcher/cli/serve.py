@@ -22,10 +22,14 @@ from tornado.netutil import bind_sockets
 from traitlets import Int, Unicode, default
 
 from appbase.app import LauncherApp, until_stopped
-from builders import BuildManager
-from fdo.config import NetConfig
-from launcher.config import LauncherConfig
+from builders.cli import BuildApp
+from fdo.cli import configurables as fdo_classes
+from launcher.admission import Admission
+from launcher.config import RENAMED, LauncherConfig
+from launcher.handoff.hubapi import HubApiHandOff, HubClient
+from launcher.handoff.starturl import StartUrlHandOff
 from launcher.jobs import Jobs
+from launcher.pipeline import Pipeline
 from launcher.store import Store
 
 
@@ -53,13 +57,21 @@ class ServeApp(LauncherApp):
         "ip": "ServeApp.ip",
         "port": "ServeApp.port",
         "hub-url": "LauncherConfig.hub_url",
-        "hub-api-url": "LauncherConfig.hub_api_url",
+        "hub-api-url": "HubClient.api_url",
         "base-url": "LauncherConfig.base_url",
-        "handoff": "LauncherConfig.handoff",
+        "handoff": "LauncherConfig.handoff_class",
         "registry-url": "BuildManager.registry_url",
     }
 
-    classes = [LauncherApp, LauncherConfig, Store, Jobs, BuildManager, NetConfig]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # everything that runs in the service: its own classes, the builder's, fdo's
+        self.classes = [LauncherApp, LauncherConfig, Store, Jobs, Admission, Pipeline,
+                        HubApiHandOff, HubClient, StartUrlHandOff, *BuildApp.classes,
+                        *fdo_classes()]
+
+    renamed_config = RENAMED
+    plugin_classes = BuildApp.plugin_classes
 
     def make_app(self) -> Any:
         from launcher.app import make_app

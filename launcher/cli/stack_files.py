@@ -103,13 +103,13 @@ def write_outpost_files(state: Path, ports: StackPorts, registry_url: str,
         allowed.insert(0, registry_url.removeprefix("http://") + "/")
     _private(state / "outpost_config.py", _GENERATED + _operator(operator_config)
              + textwrap.dedent(f"""\
-        c.OutpostConfig.port = {ports.outpost}
-        c.OutpostConfig.db_path = {str(state / 'outpost.sqlite')!r}
-        c.OutpostConfig.flavors_path = {str(flavors)!r}
-        c.OutpostConfig.credentials_file = {str(state / 'outpost_credentials.yaml')!r}
-        c.OutpostConfig.name_prefix = {prefix!r}
-        c.OutpostConfig.allowed_image_prefixes = {allowed!r}
-        c.OutpostConfig.check_interval = 60
+        c.OutpostServer.port = {ports.outpost}
+        c.Outpost.db_path = {str(state / 'outpost.sqlite')!r}
+        c.Outpost.flavors_path = {str(flavors)!r}
+        c.Outpost.credentials_file = {str(state / 'outpost_credentials.yaml')!r}
+        c.Outpost.name_prefix = {prefix!r}
+        c.Outpost.allowed_image_prefixes = {allowed!r}
+        c.OutpostServer.check_interval = 60
         """))
     systems = [System(name=name, url=f"http://127.0.0.1:{ports.outpost}/services",
                       hub_name=f"stack-{name}", password=creds[f"stack-{name}"],
@@ -126,7 +126,7 @@ def write_launcher_config(state: Path, systems_file: Path, registry_url: str,
     secret = secret_file(state / "launcher-cookie-secret", 32)[0]
     lines = [
         "from launcher.systems import launcher_systems",
-        "c.LauncherConfig.handoff = 'hub-api'",
+        "c.LauncherConfig.handoff_class = 'hub-api'",
         # Logged in: launches belong to the user, and so does the storage. Anonymous:
         # temporary users, created on demand (a pooled user could be culled meanwhile).
         f"c.LauncherConfig.anonymous = {anonymous!r}",
@@ -139,7 +139,7 @@ def write_launcher_config(state: Path, systems_file: Path, registry_url: str,
         f"c.LauncherConfig.build_token_secret = {secret!r}",
     ]
     if anonymous:
-        lines.append("c.LauncherConfig.anonymous_user_pool = 0")
+        lines.append("c.HubApiHandOff.anonymous_user_pool = 0")
     if registry_url:
         lines.append(f"c.BuildManager.registry_url = {registry_url!r}")
     text = _GENERATED + _operator(operator_config) + "\n".join(lines) + "\n"

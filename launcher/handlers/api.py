@@ -15,6 +15,7 @@ from launcher.admission import AdmissionError
 from launcher.handlers.base import BaseHandler, UserError
 from launcher.openapi import OPENAPI
 from launcher.pipeline import LaunchRequest
+from launcher.systems import pick_resource
 
 
 class ApiHandler(BaseHandler):
@@ -62,7 +63,8 @@ class JobsHandler(ApiHandler):
                 for key, value in self.state.admission.rate.check(self.client_ip).items():
                     self.set_header(key, value)
             self.state.admission.policy.check(f"{provider}/{spec}")
-            system, flavor = self.launcher.pick_resource(str(body.get("system", "")), str(body.get("flavor", "")))
+            system, flavor = pick_resource(self.launcher.systems, str(body.get("system", "")),
+                                           str(body.get("flavor", "")))
         except AdmissionError as err:
             raise UserError(err.status_code, str(err)) from err
         except ValueError as err:
@@ -91,7 +93,8 @@ class LaunchesHandler(JobsHandler):
 
 class SystemsHandler(ApiHandler):
     def get(self) -> None:
-        self.write_json({"systems": self.systems_for_user(), "handoff": self.launcher.handoff})
+        self.write_json({"systems": self.systems_for_user(),
+                         "handoff": self.state.pipeline.handoff.name})
 
 
 class OpenAPIHandler(ApiHandler):

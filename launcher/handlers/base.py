@@ -182,7 +182,12 @@ class BaseHandler(web.RequestHandler):
             raise UserError(err.status_code, str(err)) from err
 
     def systems_for_user(self) -> list[dict[str, Any]]:
-        """Systems (with flavors) the current user may pick; first = default."""
+        """Systems (with flavors) the current user may pick; first = default.
+
+        Today every user sees every configured system: per-user choices (entitlements
+        from the OIDC login, the Outposts' ``/userflavors``) are the work of the login
+        integration, which fills this in. The pages and ``/api/v1/systems`` already ask
+        here, so they follow without change."""
         return [dict(s) for s in self.launcher.systems]
 
     def launch_query(self) -> dict[str, str]:

@@ -18,6 +18,7 @@ from launcher import buildtoken, events
 from launcher.admission import AdmissionError, run_with_quotas
 from launcher.handlers.base import BaseHandler, UserError
 from launcher.pipeline import LaunchRequest
+from launcher.systems import pick_resource
 
 log = logging.getLogger("nfdi_launcher.build")
 
@@ -112,8 +113,8 @@ class BuildHandler(EventStreamHandler):
                 self.set_header(key, value)
         self.state.admission.policy.check(f"{provider}/{spec}")
         try:
-            system, flavor = self.launcher.pick_resource(self.get_argument("system", ""),
-                                                         self.get_argument("flavor", ""))
+            system, flavor = pick_resource(self.launcher.systems, self.get_argument("system", ""),
+                                           self.get_argument("flavor", ""))
         except ValueError as err:
             raise UserError(400, str(err)) from err
         storage = self.checked_storage_path(

@@ -7,14 +7,15 @@ import time
 from typing import Any
 
 from launcher.handlers.base import BaseHandler
+from launcher.pipeline import Builder
 
 CACHE_SECONDS = 5.0
 
 
-async def registry_check(builder: Any) -> dict[str, Any]:
-    store = getattr(builder, "store", None)
-    if store is None:
+async def registry_check(builder: Builder | None) -> dict[str, Any]:
+    if builder is None:
         return {"service": "Docker registry", "ok": False, "message": "no builder configured"}
+    store = builder.store
     try:
         await asyncio.wait_for(asyncio.to_thread(store.lookup, store.host + ("/" if store.host else "")
                                                  + "nfdi-launcher-health-check:12345"), 5)
@@ -24,16 +25,15 @@ async def registry_check(builder: Any) -> dict[str, Any]:
 
 
 class HealthHandler(BaseHandler):
-    _cache: tuple[float, dict[str, Any]] | None = None
-
     async def check(self) -> dict[str, Any]:
-        cached = type(self)._cache
+        # kept per application: two launchers in one process check their own hub/registry
+        cached = self.state.health
         if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
             return cached[1]
         pipeline = self.state.pipeline
         checks = list(await asyncio.gather(registry_check(pipeline.builder), pipeline.handoff.health()))
         result = {"ok": all(c["ok"] for c in checks), "checks": checks}
-        type(self)._cache = (time.monotonic(), result)
+        self.state.health = (time.monotonic(), result)
         return result
 
     async def get(self) -> None:

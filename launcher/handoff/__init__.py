@@ -13,14 +13,9 @@ from launcher.handoff.base import HandOff
 
 
 def make_handoff(config: LauncherConfig) -> HandOff:
-    """The strategy named by ``LauncherConfig.handoff``."""
-    if config.handoff == "start-url":
-        from launcher.handoff.starturl import StartUrlHandOff
-
-        return StartUrlHandOff(config)
-    from launcher.handoff.hubapi import HubApiHandOff
-
-    return HubApiHandOff(config)
+    """The strategy of ``LauncherConfig.handoff_class``, configured from *config*'s tree."""
+    strategy: HandOff = config.handoff_class(config)
+    return strategy
 
 
 __all__ = ["HandOff", "make_handoff"]

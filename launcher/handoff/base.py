@@ -15,9 +15,11 @@ import hashlib
 import re
 import secrets
 import string
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import AsyncIterator
 from typing import Any
+
+from traitlets.config import LoggingConfigurable
 
 from fdo.target import LaunchTarget
 from launcher.config import LauncherConfig
@@ -25,13 +27,19 @@ from launcher.events import Event
 from launcher.pipeline import LaunchContext
 
 
-class HandOff(ABC):
-    """Strategy interface: start (or point to) a server running ``ctx.image``."""
+class HandOff(LoggingConfigurable):
+    """Strategy interface: start (or point to) a server running ``ctx.image``.
 
+    A strategy is configured under its own class name (``c.HubApiHandOff.*``); the web
+    service's settings it shares (``hub_url``, ``storage_path``, ``anonymous``) are read
+    from :attr:`launcher`, which is also its traitlets parent."""
+
+    #: the short name (``LauncherConfig.handoff_class``), shown in ``/api/v1/systems``
     name = "abstract"
 
-    def __init__(self, config: LauncherConfig):
-        self.config = config
+    def __init__(self, launcher: LauncherConfig, **kwargs: Any) -> None:
+        super().__init__(parent=launcher, **kwargs)
+        self.launcher = launcher
 
     @abstractmethod
     def launch(self, ctx: LaunchContext) -> AsyncIterator[Event]:

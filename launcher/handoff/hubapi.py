@@ -24,6 +24,8 @@ from urllib.parse import quote
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 from tornado.simple_httpclient import SimpleAsyncHTTPClient
+from traitlets import Float, Int, Unicode, default
+from traitlets.config import LoggingConfigurable
 
 from launcher import events
 from launcher.config import LauncherConfig
@@ -41,25 +43,70 @@ from launcher.pipeline import LaunchContext, PipelineError
 log = logging.getLogger("nfdi_launcher.handoff")
 
 
-class HubClient:
+class HubClient(LoggingConfigurable):
     """Small JupyterHub REST client with retries on 5xx and connection errors."""
 
-    def __init__(self, config: LauncherConfig):
-        self.config = config
-        self.api_url = config.effective_hub_api_url()
-        self.http: AsyncHTTPClient = SimpleAsyncHTTPClient(force_instance=True, max_clients=2048)
+    api_url = Unicode(
+        "",
+        help="""JupyterHub REST API URL (server side), e.g. ``http://hub:8081/hub/api/``.
+        Default: $JUPYTERHUB_API_URL, else ``<LauncherConfig.hub_url>hub/api/``.""",
+    ).tag(config=True)
+
+    @default("api_url")
+    def _api_url_default(self) -> str:
+        return os.environ.get("JUPYTERHUB_API_URL", "")
+
+    api_token = Unicode(
+        "",
+        help="""JupyterHub API token of the launcher's hub service (scopes: admin:users,
+        admin:servers, tokens, read:users); also used to identify users with HubOAuth.
+        Default: $JUPYTERHUB_API_TOKEN. Never logged.""",
+    ).tag(config=True)
+
+    @default("api_token")
+    def _api_token_default(self) -> str:
+        return os.environ.get("JUPYTERHUB_API_TOKEN", "")
+
+    request_timeout = Float(
+        10.0,
+        help="Seconds to wait for one JupyterHub REST API call (not the whole spawn).",
+    ).tag(config=True)
+
+    retries = Int(
+        3,
+        help="""Retries of one JupyterHub API call answered with 5xx or a connection
+        error (backoff starts at retry_delay and doubles).""",
+    ).tag(config=True)
+
+    retry_delay = Float(
+        0.5, help="First backoff in seconds between retried JupyterHub API calls."
+    ).tag(config=True)
+
+    def __init__(self, hub_url: str = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        #: where requests go: api_url, else derived from the public hub URL
+        self.url = _slash(self.api_url) if self.api_url else (hub_url + "hub/api/" if hub_url else "")
+        self._http: AsyncHTTPClient | None = None
+
+    @property
+    def http(self) -> AsyncHTTPClient:
+        """Created on first use: in the event loop that makes the calls."""
+        if self._http is None:
+            self._http = SimpleAsyncHTTPClient(force_instance=True, max_clients=2048)
+        return self._http
 
     def _request(self, method: str, path: str, body: Any = None, timeout: float | None = None,
                  **kwargs: Any) -> HTTPRequest:
-        if not self.api_url:
-            raise PipelineError(503, "the launcher has no JupyterHub configured (hub_url / hub_api_url)")
+        if not self.url:
+            raise PipelineError(503, "the launcher has no JupyterHub configured "
+                                     "(LauncherConfig.hub_url / HubClient.api_url)")
         return HTTPRequest(
-            self.api_url + path.lstrip("/"),
+            self.url + path.lstrip("/"),
             method=method,
-            headers={"Authorization": f"token {self.config.hub_api_token}", "Content-Type": "application/json"},
+            headers={"Authorization": f"token {self.api_token}", "Content-Type": "application/json"},
             body=None if body is None and method == "GET" else json.dumps(body if body is not None else {}),
-            request_timeout=timeout or self.config.hub_request_timeout,
-            connect_timeout=min(5.0, self.config.hub_request_timeout),
+            request_timeout=timeout or self.request_timeout,
+            connect_timeout=min(5.0, self.request_timeout),
             allow_nonstandard_methods=True,
             **kwargs,
         )
@@ -67,14 +114,14 @@ class HubClient:
     async def call(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201, 202, 204),
                    what: str = "", retries: int | None = None) -> HTTPResponse:
         """One API call; retried on 5xx/connection errors; PipelineError naming *what* on failure."""
-        delay = self.config.hub_retry_delay
+        delay = self.retry_delay
         what = what or f"{method} {path.split('?')[0]}"
-        retries = self.config.hub_retries if retries is None else retries
+        retries = self.retries if retries is None else retries
         for attempt in range(retries + 1):
             try:
                 resp = await self.http.fetch(self._request(method, path, body), raise_error=False)
             except (TimeoutError, OSError, HTTPClientError) as err:
-                problem = f"JupyterHub is not reachable at {self.api_url} ({type(err).__name__}: {err})"
+                problem = f"JupyterHub is not reachable at {self.url} ({type(err).__name__}: {err})"
                 status = 503
             else:
                 if resp.code in ok:
@@ -82,7 +129,7 @@ class HubClient:
                 problem = f"JupyterHub refused to {what}: {resp.code} {_hub_message(resp)}"
                 status = 502 if resp.code >= 500 or resp.code == 599 else resp.code
                 if resp.code == 599:
-                    problem = f"JupyterHub is not reachable at {self.api_url} ({resp.error})"
+                    problem = f"JupyterHub is not reachable at {self.url} ({resp.error})"
                     status = 503
                 elif resp.code < 500:
                     raise PipelineError(status, problem)
@@ -94,6 +141,10 @@ class HubClient:
     async def json(self, method: str, path: str, body: Any = None, **kw: Any) -> Any:
         resp = await self.call(method, path, body, **kw)
         return json.loads(resp.body) if resp.body else None
+
+
+def _slash(url: str) -> str:
+    return url if url.endswith("/") else url + "/"
 
 
 def _hub_message(resp: HTTPResponse) -> str:
@@ -108,29 +159,48 @@ class HubApiHandOff(HandOff):
 
     name = "hub-api"
 
-    def __init__(self, config: LauncherConfig):
-        super().__init__(config)
-        self.hub = HubClient(config)
+    launch_timeout = Float(
+        600.0,
+        help="""Seconds a spawn may take (image pull included) before the launch fails with
+        "server did not start within N s". BinderHub uses 600.""",
+    ).tag(config=True)
+
+    anonymous_user_pool = Int(
+        2,
+        help="""Temporary hub users created ahead of time (``anon-<random>``) so an anonymous
+        launch does not wait for user creation; 0 creates each user on demand (named after
+        the repository, as BinderHub does). Unused pool users are deleted on shutdown.""",
+    ).tag(config=True)
+
+    server_token_expires_seconds = Int(
+        6 * 3600,
+        help="""Lifetime of the per-launch hub token (scope access:servers for the one server)
+        returned as ``token`` in the ready event.""",
+    ).tag(config=True)
+
+    def __init__(self, launcher: LauncherConfig, **kwargs: Any) -> None:
+        super().__init__(launcher, **kwargs)
+        self.hub = HubClient(launcher.hub_url, parent=self)
         self._pool: list[str] = []
         self._refilling: asyncio.Task[None] | None = None
 
     def public_hub_url(self, launch_host: str = "") -> str:
         """Where browsers reach the hub: hub_url, $JUPYTERHUB_PUBLIC_URL, or — when we are
         a hub service behind the same proxy — the origin the request came in on."""
-        if self.config.hub_url:
-            return self.config.hub_url
+        if self.launcher.hub_url:
+            return self.launcher.hub_url
         public = os.environ.get("JUPYTERHUB_PUBLIC_URL", "")
         if public:
             return public if public.endswith("/") else public + "/"
-        base = self.config.base_url
+        base = self.launcher.base_url
         if base.startswith("/services/") and launch_host.endswith(base):
             return launch_host[: -len(base)] + "/"
-        return self.hub.api_url.removesuffix("hub/api/")
+        return self.hub.url.removesuffix("hub/api/")
 
     async def ensure_user(self, ctx: LaunchContext) -> str:
         if ctx.request.user:
             return ctx.request.user
-        if not self.config.anonymous:
+        if not self.launcher.anonymous:
             raise PipelineError(403, "log in to the hub to launch (anonymous launches are disabled)")
         assert ctx.target is not None
         if self._pool:
@@ -142,12 +212,12 @@ class HubApiHandOff(HandOff):
         return name
 
     def _schedule_refill(self) -> None:
-        if self.config.anonymous_user_pool > 0 and (self._refilling is None or self._refilling.done()):
+        if self.anonymous_user_pool > 0 and (self._refilling is None or self._refilling.done()):
             self._refilling = asyncio.ensure_future(self._refill())
 
     async def _refill(self) -> None:
         """Keep ``anonymous_user_pool`` temporary users ready (best effort)."""
-        while len(self._pool) < self.config.anonymous_user_pool:
+        while len(self._pool) < self.anonymous_user_pool:
             name = f"anon-{random_suffix()}"
             try:
                 await self.hub.call("POST", f"users/{quote(name)}", ok=(201,), what="create a pooled user",
@@ -214,7 +284,7 @@ class HubApiHandOff(HandOff):
         assert ctx.target is not None
         req = ctx.request
         options = user_options(ctx.target, ctx.image, req.system, req.flavor, req.name,
-                               req.storage_path or self.config.storage_path)
+                               req.storage_path or self.launcher.storage_path)
         ctx.timings["spawn_request"] = asyncio.get_running_loop().time()
         resp = await self.hub.call("POST", f"users/{quote(user)}/servers/{quote(server)}", options,
                                    ok=(201, 202, 400), what=f"start server {user}/{server}")
@@ -228,7 +298,7 @@ class HubApiHandOff(HandOff):
     async def mint_token(self, user: str, server: str) -> str:
         body = {
             "note": "nfdi-launcher launch",
-            "expires_in": self.config.server_token_expires_seconds,
+            "expires_in": self.server_token_expires_seconds,
             "scopes": [f"access:servers!server={user}/{server}"],
         }
         data = await self.hub.json("POST", f"users/{quote(user)}/tokens", body, what=f"create a token for {user}")
@@ -252,7 +322,7 @@ class HubApiHandOff(HandOff):
                             continue
 
         request = self.hub._request("GET", f"users/{quote(user)}/servers/{quote(server)}/progress",
-                                    timeout=self.config.launch_timeout, streaming_callback=on_chunk)
+                                    timeout=self.launch_timeout, streaming_callback=on_chunk)
         request.headers["Accept"] = "text/event-stream"
         fetch = asyncio.ensure_future(self.hub.http.fetch(request, raise_error=False))
         fetch.add_done_callback(lambda _f: queue.put_nowait(None))
@@ -271,7 +341,7 @@ class HubApiHandOff(HandOff):
             resp = fetch.result()
             if resp.code == 599:
                 raise PipelineError(504, f"server {user}/{server} did not start within "
-                                         f"{self.config.launch_timeout:.0f} s ({resp.error})")
+                                         f"{self.launch_timeout:.0f} s ({resp.error})")
             raise PipelineError(502, f"JupyterHub's progress stream for {user}/{server} ended "
                                      f"without ready ({resp.code} {_hub_message(resp)})")
         finally:

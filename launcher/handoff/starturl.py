@@ -32,14 +32,16 @@ def start_url(hub_url: str, image: str, system: str, flavor: str, name: str, sto
 
 
 class StartUrlHandOff(HandOff):
+    """Redirect the browser to the hub's start API (see module docstring)."""
+
     name = "start-url"
 
     async def launch(self, ctx: LaunchContext) -> AsyncIterator[Event]:
         assert ctx.target is not None
         req = ctx.request
         # Jupyter-JSC hubs run KubeSpawner, which pulls name:tag@digest as is: keep the pin
-        url = start_url(self.config.hub_url, ctx.image, req.system, req.flavor,
-                        req.name or display_name(ctx.target), req.storage_path or self.config.storage_path)
+        url = start_url(self.launcher.hub_url, ctx.image, req.system, req.flavor,
+                        req.name or display_name(ctx.target), req.storage_path or self.launcher.storage_path)
         yield events.launching("Handing over to the hub's start page...")
         ready = ready_fields(ctx, url, "")
         ready.update(handoff=self.name, redirect=True)

@@ -11,7 +11,7 @@ The start contract (every backend gets it from the manager, :mod:`outpost.manage
    server to listen. It reports ``progress`` (e.g. "container started").
 2. The Outpost then polls :meth:`Backend.health_url` — by default
    ``http://<that address><base URL>api``, exactly what JupyterHub checks after a start —
-   every ``OutpostConfig.ready_check_interval`` s, until it answers ``200`` with the Jupyter
+   every ``Outpost.ready_check_interval`` s, until it answers ``200`` with the Jupyter
    server's API JSON. Meanwhile it asks :meth:`Backend.poll` now and then, so a server that
    exits fails the start at once, with :meth:`Backend.logs` in the message. Then it reports
    "server listening" and answers ``POST /services``: the hub's first check succeeds.

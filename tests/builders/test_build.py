@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 import requests
+from prometheus_client import REGISTRY
 
 from builders import BuildManager, Phase
+from builders.metrics import OUTCOMES
 from builders.registry import ACCEPT
 from tests.builders.conftest import collect, make_repo, target_for
 from tests.harness.registry import Registry
@@ -17,11 +19,19 @@ from tests.harness.registry import Registry
 pytestmark = [pytest.mark.docker, pytest.mark.registry]
 
 
+def outcomes() -> dict[str, float]:
+    """The builder's Prometheus counter, by outcome (this process)."""
+    return {outcome: REGISTRY.get_sample_value("nfdi_builder_image_requests_total",
+                                               {"outcome": outcome}) or 0.0
+            for outcome in OUTCOMES}
+
+
 async def test_build_push_then_found_without_rebuild(
     manager_factory: Callable[..., BuildManager], registry: Registry, tmp_path: Path
 ) -> None:
     repo = make_repo(tmp_path / "repo")
     manager = manager_factory()
+    before = outcomes()
     events = await collect(manager.build(target_for("first"), context_dir=repo))
     last = events[-1]
     assert last.phase is Phase.BUILT, [e.message for e in events[-5:]]
@@ -47,6 +57,10 @@ async def test_build_push_then_found_without_rebuild(
         assert evs[-1].image == last.image
     assert manager.repo2docker_runs == 1
     assert fresh.repo2docker_runs == 0
+    # what /metrics reports: one build, two requests served from the registry
+    after = outcomes()
+    assert after["built"] - before["built"] == 1
+    assert after["cached"] - before["cached"] == 2
 
     # another identifier (a DOI of the same release), same tree: same content, no build
     doi = await collect(fresh.build(target_for("doi-of-first", provider="zenodo"), context_dir=repo))

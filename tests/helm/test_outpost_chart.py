@@ -97,16 +97,16 @@ def test_config_file_and_flavors_are_what_the_outpost_reads(case: Any, tmp_path:
     data = r.get("ConfigMap", FULLNAME)["data"]
     config = load_config_file(data["nfdi_launcher_config.py"], tmp_path)
     assert unknown_options(config) == []
-    assert config.OutpostConfig.backend_class == "outpost.backends.kubernetes.KubernetesBackend"
+    assert config.Outpost.backend_class == "outpost.backends.kubernetes.KubernetesBackend"
     flavors = parse_flavors(yaml.safe_load(data["flavors.yaml"]))
     # given flavors replace the defaults entirely (no merge with the chart's two)
     expected = set(values["flavors"]["flavors"]) if values.get("flavors") else {"small", "large"}
     assert set(flavors.flavors) == expected
     # the files the config names are where the Deployment mounts them
     mounts = {m["mountPath"] for m in charts.container(outpost_pods(r), "outpost")["volumeMounts"]}
-    assert config.OutpostConfig.flavors_path in mounts
-    assert Path(config.OutpostConfig.db_path).parent.as_posix() in mounts
-    assert Path(config.OutpostConfig.credentials_file).parent.as_posix() in mounts
+    assert config.Outpost.flavors_path in mounts
+    assert Path(config.Outpost.db_path).parent.as_posix() in mounts
+    assert Path(config.Outpost.credentials_file).parent.as_posix() in mounts
 
 
 def test_hub_passwords_only_in_the_secret(case: Any) -> None:

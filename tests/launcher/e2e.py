@@ -17,6 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from traitlets.config import Config
+
 from builders import BuildManager
 from fdo.resolve import Resolution
 from launcher.config import LauncherConfig
@@ -29,13 +31,25 @@ HUB_EXTRA_CONFIG = "c.Spawner.environment = {'JUPYTERHUB_ALLOW_TOKEN_IN_URL': '1
 IMAGE_PREFIX = "local/nfdi-launcher-test/"
 
 
-def launcher_config(hub: Any, **kw: Any) -> LauncherConfig:
-    """LauncherConfig for *hub* (service token), no rate limit, short linger."""
-    base: dict[str, Any] = dict(hub_url=hub.url, hub_api_url=hub.api_url, hub_api_token=hub.token,
-                                ready_linger=0.3, keepalive_interval=5, rate_limit=0, launch_timeout=120,
-                                anonymous_user_pool=0)  # no background user creation in tests
+def no_rate_limit() -> Config:
+    """A config tree for test launchers: no rate limit, no background user creation."""
+    cfg = Config()
+    cfg.Admission.rate_limit = 0
+    cfg.HubApiHandOff.anonymous_user_pool = 0
+    return cfg
+
+
+def launcher_config(hub: Any, handoff: dict[str, Any] | None = None, **kw: Any) -> LauncherConfig:
+    """LauncherConfig for *hub* (service token), no rate limit, short linger; *handoff*
+    settings go to ``c.HubApiHandOff``."""
+    cfg = no_rate_limit()
+    cfg.HubClient.api_url = hub.api_url
+    cfg.HubClient.api_token = hub.token
+    cfg.HubApiHandOff.launch_timeout = 120
+    cfg.HubApiHandOff.update(handoff or {})
+    base: dict[str, Any] = dict(hub_url=hub.url, ready_linger=0.3, keepalive_interval=5)
     base.update(kw)
-    return LauncherConfig(**base)
+    return LauncherConfig(config=cfg, **base)
 
 
 def make_pipeline(config: LauncherConfig, state_dir: Path | None = None,

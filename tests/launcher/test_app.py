@@ -7,6 +7,7 @@ import socket
 from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
+from traitlets.config import Config
 
 from launcher import buildtoken
 from launcher.app import make_app
@@ -20,14 +21,18 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def make_config(**kw: object) -> LauncherConfig:
+def make_config(admission: dict[str, object] | None = None, **kw: object) -> LauncherConfig:
+    """A launcher whose hub does not answer; *admission* settings go to ``c.Admission``."""
+    cfg = Config()
+    cfg.HubClient.api_token = "not-a-real-token"
+    cfg.HubClient.retries = 0
+    cfg.Admission = Config({"rate_limit": 0, **(admission or {})})
     defaults: dict[str, object] = dict(
-        hub_url=f"http://127.0.0.1:{closed_port()}/", hub_api_token="not-a-real-token",
-        ready_linger=0.2, keepalive_interval=0.2, rate_limit=0, hub_retries=0,
+        hub_url=f"http://127.0.0.1:{closed_port()}/", ready_linger=0.2, keepalive_interval=0.2,
         systems=[{"name": "local", "flavors": [{"name": "small"}, {"name": "large"}]}],
     )
     defaults.update(kw)
-    return LauncherConfig(**defaults)
+    return LauncherConfig(config=cfg, **defaults)
 
 
 async def test_versions_repoproviders_metrics_openapi() -> None:
@@ -49,6 +54,9 @@ async def test_versions_repoproviders_metrics_openapi() -> None:
         for name in ("binderhub_build_time_seconds", "binderhub_launch_time_seconds", "binderhub_build_count",
                      "binderhub_launch_count", "binderhub_inprogress_builds", "binderhub_inprogress_launches"):
             assert name in metrics
+        # the builder's own counter, every outcome present from the start
+        for outcome in ("built", "cached", "followed", "failed"):
+            assert f'nfdi_builder_image_requests_total{{outcome="{outcome}"}}' in metrics
         doc = body_json(await get(url + "api/v1/openapi.json"))
         assert doc["openapi"].startswith("3.")
         assert "/api/v1/resolve" in doc["paths"]
@@ -66,6 +74,19 @@ async def test_health_reports_a_down_hub_with_503() -> None:
         assert checks["JupyterHub API"]["ok"] is False
         head = await get(url + "health", method="HEAD")
         assert head.code == 503
+
+
+async def test_health_of_one_launcher_is_not_another_ones() -> None:
+    """Two launchers in one process: each reports its own hub, not the other's cached result."""
+    down = make_app(make_config())
+    no_hub_to_check = make_app(make_config(handoff_class="start-url"))  # the browser goes to the hub
+    async with serving(down) as down_url, serving(no_hub_to_check) as other_url:
+        assert (await get(down_url + "health")).code == 503
+        r = await get(other_url + "health")
+        checks = {c["service"]: c for c in body_json(r)["checks"]}
+        assert checks["JupyterHub API"]["ok"] is True
+        assert checks["Docker registry"]["ok"] is True, checks  # the local engine answers
+        assert r.code == 200
 
 
 async def test_build_requires_event_stream_accept_header() -> None:
@@ -102,7 +123,7 @@ async def test_bad_requests_are_failed_events(path: str, status: int, needle: st
 
 
 async def test_banned_spec_message_and_xss_is_escaped() -> None:
-    config = make_config(banned_specs=[r"^gh/evil/"])
+    config = make_config(admission={"banned_specs": [r"^gh/evil/"]})
     spec = quote('<script>alert(1)</script>', safe="")
     async with serving(make_app(config)) as url:
         r = await get(url + f"build/gh/evil/{spec}/HEAD", headers={"Accept": "text/event-stream"})
@@ -115,7 +136,7 @@ async def test_banned_spec_message_and_xss_is_escaped() -> None:
 
 
 async def test_rate_limit_429_with_headers_and_build_token_bypass() -> None:
-    config = make_config(rate_limit=1, banned_specs=[r"^gh/x/"])
+    config = make_config(admission={"rate_limit": 1, "banned_specs": [r"^gh/x/"]})
     async with serving(make_app(config)) as url:
         first = await get(url + "build/gh/x/y/HEAD", headers={"Accept": "text/event-stream"})
         assert first.headers["x-ratelimit-remaining"] == "0"
@@ -194,7 +215,7 @@ async def test_under_a_service_prefix() -> None:
 
 
 async def test_anonymous_launch_refused_when_disabled_but_build_only_allowed() -> None:
-    config = make_config(anonymous=False, banned_specs=[r"^gh/banned/"])
+    config = make_config(anonymous=False, admission={"banned_specs": [r"^gh/banned/"]})
     async with serving(make_app(config)) as url:
         _code, _h, evs, _c = await read_stream(url + "build/gh/a/b/HEAD", timeout=30)
         assert evs[-1]["status_code"] == 403

@@ -25,6 +25,16 @@ def test_help_all_shows_trait_help_text() -> None:
     r = run("--help-all")
     assert r.returncode == 0
     assert "--LauncherApp.json_logs" in r.stdout
+    assert "--Admission.rate_limit" in r.stdout  # the subcommands' classes too
+    assert "--OutpostServer.port" in r.stdout
+
+
+def test_a_subcommand_lists_its_plugins_in_help_all() -> None:
+    """The Kubernetes backend is listed though ``nfdi-launcher outpost`` imports it only then."""
+    r = run("outpost", "--help-all")
+    assert r.returncode == 0, r.stderr
+    assert "--KubernetesBackend.namespace" in r.stdout
+    assert "--DockerBackend.pull_policy" in r.stdout
     assert "Secrets in URLs" in r.stdout  # the help= text of the trait itself
 
 
@@ -32,7 +42,14 @@ def test_generate_config_writes_every_option(tmp_path: Path) -> None:
     r = run("--generate-config", "--config", str(tmp_path / "c.py"))
     assert r.returncode == 0, r.stderr
     text = (tmp_path / "c.py").read_text()
-    assert "c.LauncherApp.json_logs" in text
+    # every subcommand's classes, each setting under the class that acts
+    for option in ("c.LauncherApp.json_logs", "c.ServeApp.port", "c.LauncherConfig.handoff_class",
+                   "c.Admission.rate_limit", "c.HubClient.api_url", "c.HubApiHandOff.launch_timeout",
+                   "c.Pipeline.launch_retries", "c.BuildManager.executor_class",
+                   "c.DockerExecutor.extra_args", "c.NetConfig.", "c.OutpostServer.port",
+                   "c.Outpost.backend_class", "c.DockerBackend.pull_policy", "c.StackApp.state_dir",
+                   "c.KubernetesBackend.namespace", "c.KubernetesExecutor."):
+        assert option in text, option
     # Running it again must not overwrite the operator's file.
     again = run("--generate-config", "--config", str(tmp_path / "c.py"))
     assert again.returncode == 2

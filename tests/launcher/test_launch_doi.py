@@ -23,12 +23,11 @@ from builders import BuildManager
 from fdo.resolve import Resolution
 from launcher import events
 from launcher.app import make_app
-from launcher.config import LauncherConfig
 from launcher.handoff.hubapi import HubApiHandOff
 from launcher.pipeline import Pipeline
 from tests import fixtures
 from tests.launcher._client import get, read_stream, serving
-from tests.launcher.e2e import IMAGE_PREFIX
+from tests.launcher.e2e import IMAGE_PREFIX, launcher_config
 from tests.launcher.test_launch_hub import assert_server_answers, hub  # noqa: F401
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.slow]
@@ -82,8 +81,7 @@ async def test_launch_a_replayed_doi(hub: Any, replay: Any, rewrites_env: dict[s
     replay.add(f"https://zenodo.org/api/records/{RECID}", body=constructed_record(data))
     replay.add(f"https://api.datacite.org/dois/{DOI}", body=constructed_datacite())
     replay.add(f"https://zenodo.org/api/records/{RECID}/files/demo-repo-v2.0.zip/content", body=data)
-    config = LauncherConfig(hub_url=hub.url, hub_api_url=hub.api_url, hub_api_token=hub.token,
-                            ready_linger=0.2, rate_limit=0, launch_timeout=120, anonymous_user_pool=0)
+    config = launcher_config(hub, ready_linger=0.2)
     builder = BuildManager(image_prefix=IMAGE_PREFIX, state_dir=str(tmp_path / "builds"))
     pipeline = Pipeline(config, Resolution().resolve, builder, HubApiHandOff(config))
     async with serving(make_app(config, pipeline=pipeline)) as url:

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from traitlets.config import Config
 
 from builders import BuildManager
 from fdo.resolve import Resolution
@@ -28,7 +29,13 @@ from launcher.config import LauncherConfig
 from launcher.handoff.hubapi import HubApiHandOff
 from launcher.pipeline import LaunchContext, LaunchRequest, Pipeline
 from tests.launcher._client import body_json, get, read_stream, serving
-from tests.launcher.e2e import HUB_EXTRA_CONFIG, IMAGE_PREFIX, launcher_config, make_pipeline
+from tests.launcher.e2e import (
+    HUB_EXTRA_CONFIG,
+    IMAGE_PREFIX,
+    launcher_config,
+    make_pipeline,
+    no_rate_limit,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.slow]
 
@@ -187,9 +194,10 @@ async def test_unreachable_or_slow_hub_is_a_clear_failed_event(kind: str, builde
     if kind == "down":
         sock.close()
     try:
-        config = LauncherConfig(hub_url=f"http://127.0.0.1:{port}/", hub_api_token="x", ready_linger=0.2,
-                                rate_limit=0, hub_request_timeout=1.0, hub_retries=1, hub_retry_delay=0.1,
-                                keepalive_interval=0.25, anonymous_user_pool=0)
+        cfg = no_rate_limit()
+        cfg.HubClient = Config(api_token="x", request_timeout=1.0, retries=1, retry_delay=0.1)
+        config = LauncherConfig(config=cfg, hub_url=f"http://127.0.0.1:{port}/", ready_linger=0.2,
+                                keepalive_interval=0.25)
         async with serving(make_app(config, pipeline=pipeline_for(config, builder))) as url:
             code, _h, evs, comments = await read_stream(url + "build/git/" + spec_for(git_server), timeout=300)
     finally:
@@ -214,8 +222,9 @@ async def test_start_url_handoff_points_the_browser_at_the_hubs_start_api(builde
     """
     from urllib.parse import parse_qs, urlparse
 
-    config = LauncherConfig(hub_url="https://hub.nfdi-jupyter.de/", handoff="start-url", ready_linger=0.2,
-                            rate_limit=0, systems=[{"name": "JSC-Cloud", "flavors": [{"name": "m1"}]}])
+    config = LauncherConfig(config=no_rate_limit(), hub_url="https://hub.nfdi-jupyter.de/",
+                            handoff_class="start-url", ready_linger=0.2,
+                            systems=[{"name": "JSC-Cloud", "flavors": [{"name": "m1"}]}])
     async with serving(make_app(config, pipeline=Pipeline.from_config(config, builder=builder))) as url:
         _code, _h, evs, _c = await read_stream(url + "build/git/" + spec_for(git_server) + "?name=demo", timeout=300)
     assert events.validate_stream(evs) == [], evs[-3:]
@@ -235,7 +244,7 @@ async def test_anonymous_user_pool(hub: Any, git_server: Any) -> None:
     """Temporary users are created ahead of time, handed out once, and cleaned up on close."""
     from fdo.target import LaunchTarget
 
-    config = launcher_config(hub, anonymous_user_pool=2)
+    config = launcher_config(hub, handoff={"anonymous_user_pool": 2})
     handoff = HubApiHandOff(config)
     target = LaunchTarget(identifier="x", kind="git", provider="git", source=PUBLIC, ref="0" * 40,
                           launch_path="v2/git/x/" + "0" * 40)
@@ -264,7 +273,7 @@ async def test_ambiguous_ref_gives_choices_not_a_guess(git_server: Any, builder:
     os.environ["NFDI_LAUNCHER_URL_REWRITES"] = json.dumps(
         {**json.loads(old), **git_server.rewrite(amb, "ambiguous-ref")})
     try:
-        config = LauncherConfig(hub_url="http://127.0.0.1:9/", ready_linger=0.1, rate_limit=0)
+        config = LauncherConfig(config=no_rate_limit(), hub_url="http://127.0.0.1:9/", ready_linger=0.1)
         async with serving(make_app(config, pipeline=Pipeline.from_config(config, builder=builder))) as url:
             r = await get(url + "launch?id=" + quote(f"git/{quote(amb, safe='')}/v2", safe=""))
             _code, _h, evs, _c = await read_stream(url + f"build/git/{quote(amb, safe='')}/v2", timeout=60)

@@ -32,7 +32,7 @@ def service_config(workdir: Path, rewrites: dict[str, str]) -> str:
     cfg = workdir / "nfdi_launcher_config.py"
     cfg.write_text("\n".join([
         "c.LauncherConfig.ready_linger = 0.3",
-        "c.LauncherConfig.anonymous_user_pool = 0",
+        "c.HubApiHandOff.anonymous_user_pool = 0",
         f"c.BuildManager.image_prefix = {IMAGE_PREFIX!r}",
         f"c.BuildManager.state_dir = {str(workdir / 'builds')!r}",
     ]) + "\n")

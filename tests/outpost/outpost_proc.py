@@ -127,11 +127,11 @@ def make_outpost(workdir: Path, *, flavors: dict[str, Any] | None = None,
     (workdir / "flavors.yaml").write_text(yaml.safe_dump(FLAVORS if flavors is None else flavors))
     port = free_port()
     (workdir / "nfdi_launcher_config.py").write_text(textwrap.dedent(f"""\
-        c.OutpostConfig.port = {port}
-        c.OutpostConfig.db_path = {str(workdir / 'outpost.sqlite')!r}
-        c.OutpostConfig.flavors_path = {str(workdir / 'flavors.yaml')!r}
-        c.OutpostConfig.credentials_file = {str(workdir / 'hubs.yaml')!r}
-        c.OutpostConfig.name_prefix = {prefix!r}
+        c.OutpostServer.port = {port}
+        c.Outpost.db_path = {str(workdir / 'outpost.sqlite')!r}
+        c.Outpost.flavors_path = {str(workdir / 'flavors.yaml')!r}
+        c.Outpost.credentials_file = {str(workdir / 'hubs.yaml')!r}
+        c.Outpost.name_prefix = {prefix!r}
         c.DockerBackend.pull_policy = "never"
         """) + extra_config)
     proc = OutpostProc(workdir=workdir, credentials=creds, prefix=prefix, port=port)

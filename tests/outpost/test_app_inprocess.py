@@ -11,8 +11,8 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from outpost.app import build_outpost, make_app
-from outpost.config import OutpostConfig
+from outpost.app import make_app
+from outpost.manager import Outpost
 
 
 @pytest.mark.parametrize("base_path", ["/", "/outpost/"])
@@ -20,9 +20,7 @@ async def test_routes_under_base_path(tmp_path: Path, base_path: str,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OUTPOST_CREDENTIALS", json.dumps({"hub": "pw"}))
     (tmp_path / "flavors.yaml").write_text("flavors: {tiny: {max: 1, weight: 1}}\n")
-    config = OutpostConfig(db_path=str(tmp_path / "db.sqlite"),
-                           flavors_path=str(tmp_path / "flavors.yaml"), base_path=base_path)
-    outpost = build_outpost(config)
+    outpost = Outpost(db_path=str(tmp_path / "db.sqlite"), flavors_path=str(tmp_path / "flavors.yaml"))
     server = HTTPServer(make_app(outpost, base_path))
     sockets = bind_sockets(0, "127.0.0.1")
     server.add_sockets(sockets)

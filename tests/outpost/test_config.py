@@ -1,13 +1,20 @@
-"""Hub credentials of the Outpost: file, JSON env and upstream's usernames/passwords."""
+"""Outpost settings: hub credentials, help texts, and config files that use the old names."""
 
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
+import requests
 
-from outpost.config import OutpostConfig
+from outpost.app import OutpostServer
+from outpost.backends.docker import DockerBackend
+from outpost.credentials import load_credentials
+from outpost.manager import Outpost
+from tests.harness.hub import VENV_BIN, free_port, wait_for
 
 
 def test_credentials_from_file_and_environment(tmp_path: Path,
@@ -17,7 +24,7 @@ def test_credentials_from_file_and_environment(tmp_path: Path,
     monkeypatch.setenv("OUTPOST_CREDENTIALS", json.dumps({"hub-b": "pw-b2", "hub-c": "pw-c"}))
     monkeypatch.setenv("usernames", "hub-d;hub-e")
     monkeypatch.setenv("passwords", "pw-d;pw-e")
-    assert OutpostConfig(credentials_file=str(creds)).load_credentials() == {
+    assert load_credentials(str(creds)) == {
         "hub-a": "pw-a", "hub-b": "pw-b2", "hub-c": "pw-c", "hub-d": "pw-d", "hub-e": "pw-e"}
 
 
@@ -28,11 +35,36 @@ def test_credentials_file_must_be_a_mapping(tmp_path: Path,
     bad = tmp_path / "hubs.yaml"
     bad.write_text("- hub-a\n")
     with pytest.raises(ValueError, match="expected a mapping"):
-        OutpostConfig(credentials_file=str(bad)).load_credentials()
-    assert OutpostConfig().load_credentials() == {}
+        load_credentials(str(bad))
+    assert load_credentials() == {}
 
 
-def test_every_option_has_help() -> None:
-    for name, trait in OutpostConfig.class_traits(config=True).items():
+@pytest.mark.parametrize("cls", [OutpostServer, Outpost, DockerBackend])
+def test_every_option_has_help(cls: type) -> None:
+    for name, trait in cls.class_traits(config=True).items():  # type: ignore[attr-defined]
         assert trait.help, name
         assert len(trait.help) > 20, name
+
+
+def test_a_config_file_with_the_old_names_still_works(tmp_path: Path) -> None:
+    """``c.OutpostConfig.*`` (before the settings moved to the classes that act) is
+    forwarded to ``c.OutpostServer.*`` / ``c.Outpost.*`` with a warning."""
+    port = free_port()
+    config = tmp_path / "old_config.py"
+    config.write_text(f"c.OutpostConfig.port = {port}\n"
+                      f"c.OutpostConfig.db_path = {str(tmp_path / 'old.sqlite')!r}\n"
+                      "c.OutpostConfig.check_interval = 5\n")
+    log = tmp_path / "outpost.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([str(VENV_BIN / "nfdi-launcher"), "outpost", "--config",
+                                 str(config)], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/ping", timeout=2).ok,
+                 timeout=60, what="the Outpost on the port of the old config name")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    text = log.read_text()
+    assert "OutpostConfig.port is deprecated: use OutpostServer.port" in text
+    assert "OutpostConfig.db_path is deprecated: use Outpost.db_path" in text
+    assert (tmp_path / "old.sqlite").exists()

@@ -19,7 +19,7 @@ import yaml
 
 from outpost.backends.kube_mapping import pvc_name
 from outpost.backends.kubernetes import KubernetesBackend
-from outpost.config import OutpostConfig
+from outpost.manager import Outpost
 from tests.harness.canary import Canary
 from tests.helm import charts
 from tests.helm.config_check import load_config_file
@@ -51,8 +51,10 @@ def canary(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Canary]:
 def chart_backend(values_file: str, tmp: Path) -> tuple[KubernetesBackend, charts.Rendered, dict[str, Any]]:
     rendered = charts.render(CHART, charts.load_values(CHART, values_file))
     data = rendered.get("ConfigMap")["data"]
-    config = OutpostConfig(config=load_config_file(data["nfdi_launcher_config.py"], tmp))
-    backend = config.backend_class(parent=config)
+    # the chart's Outpost settings, with its database and credentials in places a test can use
+    outpost = Outpost(config=load_config_file(data["nfdi_launcher_config.py"], tmp),
+                      db_path=str(tmp / "outpost.sqlite"), credentials_file="")
+    backend = outpost.backend
     assert isinstance(backend, KubernetesBackend)
     return backend, rendered, yaml.safe_load(data["flavors.yaml"])["flavors"]
 

@@ -16,6 +16,7 @@ import pytest
 from launcher import snippets
 from launcher.config import LauncherConfig
 from tests.launcher.browser import zenodo_release
+from tests.launcher.e2e import no_rate_limit
 
 pytestmark = pytest.mark.browser
 
@@ -38,7 +39,7 @@ def release(replay: Any, rewrites_env: dict[str, str], git_server: Any,
 def test_paste_doi_see_provenance_copy_snippets(
     page: Any, shot: Any, launcher_factory: Any, release: zenodo_release.Release
 ) -> None:
-    server = launcher_factory(LauncherConfig(base_url="/", systems=SYSTEMS, rate_limit=0))
+    server = launcher_factory(LauncherConfig(config=no_rate_limit(), base_url="/", systems=SYSTEMS))
     page.goto(server.url)
     shot(page, "home")
     page.fill("#identifier", "https://doi.org/" + release.doi)
@@ -94,7 +95,7 @@ def test_paste_doi_see_provenance_copy_snippets(
 
 def test_v2_link_with_unknown_system_fails_clearly(page: Any, shot: Any, launcher_factory: Any) -> None:
     """A Jupyter4NFDI-style link naming a system the user may not use: a clear failure, no build."""
-    server = launcher_factory(LauncherConfig(base_url="/", systems=SYSTEMS, rate_limit=0, ready_linger=0.5))
+    server = launcher_factory(LauncherConfig(config=no_rate_limit(), base_url="/", systems=SYSTEMS, ready_linger=0.5))
     page.goto(server.url + "v2/gh/o/r/HEAD?system=not-a-system&flavor=m1")
     page.wait_for_selector("li.phase.failed")
     shot(page, "unknown-system")
@@ -112,7 +113,7 @@ def test_ambiguous_ref_offers_choices_before_launch(
     public = "https://git.example.org/nfdi/ambiguous-ref"
     monkeypatch.setenv("NFDI_LAUNCHER_URL_REWRITES",
                        json.dumps(git_server.rewrite(public, "ambiguous-ref")))
-    server = launcher_factory(LauncherConfig(base_url="/", systems=SYSTEMS, rate_limit=0))
+    server = launcher_factory(LauncherConfig(config=no_rate_limit(), base_url="/", systems=SYSTEMS))
     page.goto(server.url)
     page.fill("#identifier", "git/" + quote(public, safe="") + "/v2")
     page.click("#resolve-btn")
@@ -150,7 +151,7 @@ def test_refused_target_is_a_clear_error_instead_of_a_card(
     case = carried.BY_ID["zenodo-mixed-loopback"]
     identifier, rewrites = carried.install(case, replay, canary.port)
     monkeypatch.setenv("NFDI_LAUNCHER_URL_REWRITES", json.dumps(rewrites))
-    server = launcher_factory(LauncherConfig(base_url="/", systems=SYSTEMS, rate_limit=0))
+    server = launcher_factory(LauncherConfig(config=no_rate_limit(), base_url="/", systems=SYSTEMS))
     page.goto(server.url)
     page.fill("#identifier", identifier)
     page.click("#resolve-btn")

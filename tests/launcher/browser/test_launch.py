@@ -59,10 +59,13 @@ def launcher_url(launcher_factory: Any, lab_hub: Any, registry: Any, rewrites: A
     cfg = Config()
     cfg.BuildManager.registry_url = registry.url
     cfg.BuildManager.state_dir = str(tmp_path / "builds")
+    cfg.HubClient.api_url = lab_hub.api_url + "/"
+    cfg.HubClient.api_token = lab_hub.token
+    cfg.HubApiHandOff.launch_timeout = 180
+    cfg.Admission.rate_limit = 0
     config = LauncherConfig(
-        config=cfg, base_url="/", hub_url=lab_hub.url, hub_api_url=lab_hub.api_url + "/",
-        hub_api_token=lab_hub.token, handoff="hub-api", anonymous=True, rate_limit=0,
-        ready_linger=1.0, launch_timeout=180,
+        config=cfg, base_url="/", hub_url=lab_hub.url, handoff_class="hub-api", anonymous=True,
+        ready_linger=1.0,
         systems=[{"name": "local", "display_name": "This machine",
                   "flavors": [{"name": "default", "display_name": "Default"}]}],
     )

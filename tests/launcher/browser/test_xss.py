@@ -8,6 +8,7 @@ from urllib.parse import quote
 import pytest
 
 from launcher.config import LauncherConfig
+from tests.launcher.e2e import no_rate_limit
 
 pytestmark = pytest.mark.browser
 
@@ -28,7 +29,7 @@ def _assert_nothing_ran(page: Any) -> None:
 
 
 def test_identifier_in_form_is_text(page: Any, shot: Any, launcher_factory: Any) -> None:
-    server = launcher_factory(LauncherConfig(base_url="/", rate_limit=0, ready_linger=0.5))
+    server = launcher_factory(LauncherConfig(config=no_rate_limit(), base_url="/", ready_linger=0.5))
     page.goto(server.url)
     page.fill("#identifier", PAYLOAD)
     shot(page, "filled")
@@ -43,7 +44,7 @@ def test_identifier_in_form_is_text(page: Any, shot: Any, launcher_factory: Any)
 
 
 def test_prefilled_identifier_is_text(page: Any, shot: Any, launcher_factory: Any) -> None:
-    server = launcher_factory(LauncherConfig(base_url="/", rate_limit=0, ready_linger=0.5))
+    server = launcher_factory(LauncherConfig(config=no_rate_limit(), base_url="/", ready_linger=0.5))
     page.goto(server.url + "?id=" + quote(PAYLOAD, safe=""))
     page.wait_for_function("document.getElementById('resolve-status').textContent.length > 0")
     shot(page, "prefilled")
@@ -52,7 +53,7 @@ def test_prefilled_identifier_is_text(page: Any, shot: Any, launcher_factory: An
 
 
 def test_spec_on_v2_page_and_in_the_log_is_text(page: Any, shot: Any, launcher_factory: Any) -> None:
-    server = launcher_factory(LauncherConfig(base_url="/", rate_limit=0, ready_linger=0.5))
+    server = launcher_factory(LauncherConfig(config=no_rate_limit(), base_url="/", ready_linger=0.5))
     page.goto(server.url + "v2/gh/" + quote(PAYLOAD, safe="") + "/repo/HEAD")
     assert page.inner_text("#spec") == "gh/" + PAYLOAD + "/repo/HEAD"
     # the stream answers with a failed event; its message is appended as text
@@ -65,7 +66,7 @@ def test_spec_on_v2_page_and_in_the_log_is_text(page: Any, shot: Any, launcher_f
 
 
 def test_hostile_urlpath_is_refused_before_launch(page: Any, shot: Any, launcher_factory: Any) -> None:
-    server = launcher_factory(LauncherConfig(base_url="/", rate_limit=0, ready_linger=0.5))
+    server = launcher_factory(LauncherConfig(config=no_rate_limit(), base_url="/", ready_linger=0.5))
     page.goto(server.url + "v2/gh/o/r/HEAD?urlpath=" + quote("javascript:alert(document.domain)", safe=""))
     page.wait_for_function("document.getElementById('launch-status').textContent.length > 0")
     shot(page, "bad-urlpath")
@@ -90,7 +91,7 @@ def test_hostile_urlpath_is_refused_before_launch(page: Any, shot: Any, launcher
 def test_redirect_stays_inside_the_server(page: Any, launcher_factory: Any, urlpath: str,
                                           expected: str) -> None:
     """The browser-side twin of launcher.urlpath: where ``ready`` sends the browser."""
-    server = launcher_factory(LauncherConfig(base_url="/", rate_limit=0))
+    server = launcher_factory(LauncherConfig(config=no_rate_limit(), base_url="/"))
     page.goto(server.url + "about")
     got = page.evaluate(
         "p => Launcher.redirectUrl('http://127.0.0.1:9/user/a/s/', 't&x', p)", urlpath

@@ -189,7 +189,7 @@ def test_expired_runtime_is_stopped(outpost_factory: Callable[..., OutpostProc],
                                     api_url: str) -> None:
     flavors = {"flavors": {"short": {"max": -1, "runtime": {"seconds": 2}}}}
     outpost = outpost_factory(flavors=flavors,
-                              extra_config="c.OutpostConfig.check_interval = 1\n")
+                              extra_config="c.OutpostServer.check_interval = 1\n")
     r = outpost.request("POST", "/services",
                         json=start_body("short", flavor="short", api_url=api_url))
     assert r.status_code == 200
