@@ -161,56 +161,65 @@ async def burst(stack: Stack, sha: str, n: int) -> dict[str, Any]:
     return result
 
 
+async def first_and_cold(stack: Stack, sha: dict[str, str]) -> dict[str, Any]:
+    """The first launch of a new repository on the fresh stack, then another (cold)."""
+    first = await launch(stack, "first", sha["first"], "first")
+    cold = await launch(stack, "cold", sha["cold"], "cold")
+    await remove_users(stack, ["first", "cold"])
+    log(f"first launch {first['total']:.2f} s (built at {first['built']:.2f} s), cold "
+        f"launch {cold['total']:.2f} s (built at {cold['built']:.2f} s); load {load()}")
+    return {"first_launch_fresh_stack_s": round(first["total"], 2),
+            "first_launch_built_s": round(first["built"], 2),
+            "cold_launch_s": round(cold["total"], 2), "cold_launch_built_s": round(cold["built"], 2)}
+
+
+async def cached_pairs(stack: Stack, sha: str, pairs: int) -> dict[str, Any]:
+    """Alternating pairs: A through the launcher (timed on the wire), D directly at the hub."""
+    warm = await launch(stack, "cached", sha, "warm")
+    await remove_users(stack, ["warm"])
+    a: list[dict[str, Any]] = []
+    d: list[float] = []
+    for i in range(pairs):
+        for kind in ("ad" if i % 2 == 0 else "da"):
+            if kind == "a":
+                a.append(await launch(stack, "cached", sha, f"a{i}"))
+            else:
+                sent, ready = await direct(stack, warm["image"], f"d{i}")
+                d.append(ready - sent)
+            await remove_users(stack, [f"{kind}{i}"])
+        log(f"pair {i + 1}/{pairs}: launcher {a[-1]['total']:.3f} s (first byte "
+            f"{ms(a[-1]['first_byte'])} ms, Server requested "
+            f"{ms(a[-1]['server_requested'])} ms), direct {d[-1]:.3f} s; load {load()}")
+    relay = [r for x in a for r in x["relay"]]
+    return {
+        "cached_launch_ratio": round(median([x["total"] / y for x, y in zip(a, d, strict=True)]), 3),
+        "cached_launch_median_s": round(median([x["total"] for x in a]), 3),
+        "direct_start_median_s": round(median(d), 3),
+        **{f"{k}_ms": ms(median([x[k] for x in a if x[k] is not None]))
+           for k in ("first_byte", "spawn_post", "server_requested", "ready_to_status")},
+        "outpost_event_relay_ms": ms(median(relay)),
+        "outpost_event_relay_max_ms": ms(max(relay, default=None)),
+    }
+
+
 async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     git = GitServer(work / "git", scenarios(work / "scenarios", secrets.token_hex(4), REPOS))
     sha = {r: git.sha(r, "refs/heads/main") for r in REPOS}
     rewrites = {k: v for r in REPOS for k, v in git.rewrite(public(r), r).items()}
-    loads = [load()]
+    load_start = load()
     stack = await asyncio.to_thread(start_stack, work / "stack",
                                     {"NFDI_LAUNCHER_URL_REWRITES": json.dumps(rewrites)})
     out: dict[str, Any] = {"stack_up_s": round(stack.up_seconds, 2)}
     try:
         log(f"fresh stack up in {stack.up_seconds:.1f} s; first launch of a new repository")
-        first = await launch(stack, "first", sha["first"], "first")
-        cold = await launch(stack, "cold", sha["cold"], "cold")
-        await remove_users(stack, ["first", "cold"])
-        log(f"first launch {first['total']:.2f} s (built at {first['built']:.2f} s), cold "
-            f"launch {cold['total']:.2f} s (built at {cold['built']:.2f} s); load {load()}")
-        out.update(first_launch_fresh_stack_s=round(first["total"], 2),
-                   first_launch_built_s=round(first["built"], 2),
-                   cold_launch_s=round(cold["total"], 2), cold_launch_built_s=round(cold["built"], 2))
-        warm = await launch(stack, "cached", sha["cached"], "warm")
-        image = warm["image"]
-        await remove_users(stack, ["warm"])
-        a: list[dict[str, Any]] = []
-        d: list[float] = []
-        for i in range(args.pairs):
-            for kind in ("ad" if i % 2 == 0 else "da"):
-                if kind == "a":
-                    a.append(await launch(stack, "cached", sha["cached"], f"a{i}"))
-                    await remove_users(stack, [f"a{i}"])
-                else:
-                    sent, ready = await direct(stack, image, f"d{i}")
-                    d.append(ready - sent)
-                    await remove_users(stack, [f"d{i}"])
-            loads.append(load())
-            log(f"pair {i + 1}/{args.pairs}: launcher {a[-1]['total']:.3f} s (first byte "
-                f"{ms(a[-1]['first_byte'])} ms, Server requested "
-                f"{ms(a[-1]['server_requested'])} ms), direct {d[-1]:.3f} s; load {loads[-1]}")
-        out.update(
-            cached_launch_ratio=round(median([x["total"] / y for x, y in zip(a, d, strict=True)]), 3),
-            cached_launch_median_s=round(median([x["total"] for x in a]), 3),
-            direct_start_median_s=round(median(d), 3),
-            **{f"{k}_ms": ms(median([x[k] for x in a if x[k] is not None]))
-               for k in ("first_byte", "spawn_post", "server_requested", "ready_to_status")},
-            outpost_event_relay_ms=ms(median([r for x in a for r in x["relay"]])),
-            outpost_event_relay_max_ms=ms(max((r for x in a for r in x["relay"]), default=None)))
+        out.update(await first_and_cold(stack, sha))
+        out.update(await cached_pairs(stack, sha["cached"], args.pairs))
         if args.burst:
-            log(f"burst: {args.burst} users, one unbuilt ref")
-            b = await burst(stack, sha["burst"], args.burst)
+            n = args.burst
+            log(f"burst: {n} users, one unbuilt ref")
+            b = await burst(stack, sha["burst"], n)
             log(f"burst: all ready after {b['all_ready']:.2f} s, {b['builds']} build(s), "
                 f"{b['failures']} failure(s); floor {b['floor']:.2f} s; load {load()}")
-            n = args.burst
             out.update({f"burst{n}_all_ready_s": round(b["all_ready"], 2),
                         f"burst{n}_floor_s": round(b["floor"], 2),
                         f"burst{n}_all_ready_ratio": round(b["all_ready"] / b["floor"], 3),
@@ -223,7 +232,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         log(f"launcher RSS: {idle:.1f} MB with 1 stream, {rss:.1f} MB with 500")
         out["rss_mb_500_streams"] = round(rss, 1)
     git.close()
-    out["load_start_end"] = [loads[0], load()]
+    out["load_start_end"] = [load_start, load()]
     return out
 
 
