@@ -18,7 +18,7 @@ from pathlib import Path
 from traitlets import Bool
 
 from appbase.app import LauncherApp
-from builders import BuildManager, Phase
+from builders import BuildEvent, BuildManager, Phase
 from builders.executors.docker import DockerExecutor
 from fdo.target import LaunchTarget
 
@@ -60,6 +60,10 @@ class BuildApp(LauncherApp):
             self.exit(2)
         self.exit(asyncio.run(self._run(self.extra_args[0])))
 
+    async def on_built(self, target: LaunchTarget, event: BuildEvent) -> None:
+        """Called with the ``built`` event before the image is printed (the launcher's
+        build command writes a receipt here)."""
+
     def _target(self, ident: str) -> tuple[LaunchTarget, Path | None]:
         path = Path(ident)
         if path.is_dir():
@@ -94,6 +98,7 @@ class BuildApp(LauncherApp):
             label = f"[{event.phase.value}] " if event.phase.value else ""
             print(f"{label}{event.message}", end="", file=sys.stderr, flush=True)
             if event.phase is Phase.BUILT:
+                await self.on_built(target, event)
                 print(event.image, flush=True)
                 return 0
             if event.phase is Phase.FAILED:

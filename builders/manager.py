@@ -17,6 +17,7 @@ identifiers, same content) share step 5. Consumers can disconnect at any time.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib
 import shutil
 import tempfile
@@ -27,7 +28,7 @@ from typing import Any
 from traitlets import Instance, Integer, Type, Unicode, default
 from traitlets.config import LoggingConfigurable
 
-from builders import naming
+from builders import naming, provenance
 from builders.events import BuildEvent, Phase
 from builders.executors.base import BuildExecutor, BuildFailed, BuildRequest
 from builders.fanout import Broadcast
@@ -105,6 +106,8 @@ class BuildManager(LoggingConfigurable):
         self.repo2docker_runs = 0
         self._store: ImageStore | None = None
         self._salt: str | None = None
+        #: image -> content digest of its build context (the tag's input), for its labels
+        self._content_digests: dict[str, str] = {}
 
     # -- pure parts ---------------------------------------------------------------
     @property
@@ -201,8 +204,12 @@ class BuildManager(LoggingConfigurable):
             image = self.image_name(target, digest)
             yield BuildEvent(Phase.FETCHING, f"Content {digest[:19]} -> image {image}")
             ctx = context_dir
+            self._content_digests[image] = digest
             job = _share(self._images, image, lambda: self._image_pipeline(image, ctx, target))
             async for event in job.subscribe():
+                if event.phase is Phase.BUILT:  # for receipts: which content this image holds
+                    build = dict(event.extra.get("build") or {}, content_digest=digest)
+                    event = dataclasses.replace(event, extra={**event.extra, "build": build})
                 yield event
         finally:
             if tmp is not None:
@@ -223,7 +230,8 @@ class BuildManager(LoggingConfigurable):
             self.log.info("reusing %s for %s (same content)", alias, image)
         IMAGE_REQUESTS.labels(outcome="cached").inc()
         return BuildEvent(Phase.BUILT, "Found built image, launching...",
-                          image=self.store.pinned(image, digest), cached=True)
+                          image=self.store.pinned(image, digest), cached=True,
+                          extra={"image_digest": digest})
 
     async def _image_pipeline(self, image: str, ctx: Path, target: LaunchTarget) -> AsyncIterator[BuildEvent]:
         lock = HostLock(Path(self.state_dir), image)
@@ -273,13 +281,18 @@ class BuildManager(LoggingConfigurable):
             request = BuildRequest(
                 context_dir=ctx, image=image, push=bool(self.registry_url),
                 cache_from=await asyncio.to_thread(self._cache_from, image),
-                labels={"nfdi-launcher.source": target.source, "nfdi-launcher.ref": target.ref},
+                labels=await asyncio.to_thread(self._labels, target, ctx, image),
                 registry_credentials=self._push_credentials(),
             )
             self.repo2docker_runs += 1
             yield BuildEvent(Phase.BUILDING, f"Building {image}")
+            facts = {"repo2docker_version": self.salt().split(";")[0].removeprefix("r2d="),
+                     "built_at": _utc_now()}
             try:
                 async for event in self.executor.run(request):
+                    base = provenance.base_image_from_log(event.message)
+                    if base is not None and "base_image" not in facts:
+                        facts["base_image"], facts["base_image_digest"] = base
                     yield event
                 digest = await asyncio.to_thread(self.store.lookup, image)
                 if digest is None:
@@ -292,7 +305,15 @@ class BuildManager(LoggingConfigurable):
         except (RegistryError, OSError) as err:  # the alias only speeds up other identifiers
             self.log.warning("could not publish content alias of %s: %s", image, err)
         IMAGE_REQUESTS.labels(outcome="built").inc()
-        yield BuildEvent(Phase.BUILT, "Built image, launching...", image=self.store.pinned(image, digest))
+        if facts.get("base_image") and not facts.get("base_image_digest"):
+            facts["base_image_digest"] = await asyncio.to_thread(_engine_digest, facts["base_image"])
+        yield BuildEvent(Phase.BUILT, "Built image, launching...", image=self.store.pinned(image, digest),
+                         extra={"image_digest": digest, "build": facts})
+
+    def _labels(self, target: LaunchTarget, ctx: Path, image: str) -> dict[str, str]:
+        """OCI and provenance labels (:mod:`builders.provenance`); none change the tag."""
+        content = self._content_digests.pop(image, "") or naming.content_digest(ctx)
+        return provenance.image_labels(target, content, provenance.commit_time(ctx))
 
     def _push_credentials(self) -> dict[str, str] | None:
         """Credentials for repo2docker's push (configured, or from docker_config_path)."""
@@ -320,6 +341,32 @@ class BuildManager(LoggingConfigurable):
             if tags:
                 return (tags[0],)
         return ()
+
+
+def _utc_now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _engine_digest(name: str) -> str:
+    """The manifest digest the local engine knows for base image *name* (it has one when
+    the image was pushed to or pulled from a registry), else "" (best effort)."""
+    try:
+        import docker
+
+        client = docker.from_env()
+        try:
+            attrs = client.images.get(name.removeprefix("docker.io/")).attrs
+        finally:
+            client.close()
+    except Exception:  # no engine, or no such image: the receipt says "not reported"
+        return ""
+    for entry in attrs.get("RepoDigests") or []:
+        _name, _, digest = str(entry).partition("@")
+        if digest.startswith("sha256:"):
+            return digest
+    return ""
 
 
 def _share(

@@ -27,12 +27,15 @@ from launcher.admission import Admission, run_with_quotas
 from launcher.config import LauncherConfig
 from launcher.jobs import Jobs
 from launcher.pipeline import Pipeline
+from launcher.receipts.book import Receipts
+from launcher.receipts.stamp import Stamper
 from launcher.store import Store
 
 PACKAGE_DIR = Path(__file__).parent
 
 #: handler modules in routing order (first match wins)
 HANDLER_MODULES = [
+    "launcher.receipts.handlers",  # before build and pages: v2/receipt/, build/receipt/
     "launcher.handlers.build",
     "launcher.handlers.api",
     "launcher.handlers.launch",
@@ -54,6 +57,7 @@ class LauncherState:
     admission: Admission
     store: Store
     jobs: Jobs
+    receipts: Receipts | None = None
     hub_auth: Any = None  # jupyterhub.services.auth.HubOAuth when auth_enabled
     #: the last /health result and when it was taken (checks are cached for a few seconds)
     health: tuple[float, dict[str, Any]] | None = None
@@ -82,6 +86,21 @@ def _hub_auth(config: LauncherConfig) -> Any:
     return HubOAuth(api_token=HubClient(parent=config).api_token, cache_max_age=60)
 
 
+def make_receipts(config: LauncherConfig, store: Store, pipeline: Pipeline) -> Receipts:
+    """Receipts on *store*, stamped on every ready event of *pipeline*; relaunches may use
+    the builder's registry and image prefix."""
+    images = pipeline.builder.store if pipeline.builder is not None else None
+    prefix = str(getattr(pipeline.builder, "image_prefix", ""))
+    host = images.host if images is not None else ""
+    receipts = Receipts(store, [f"{host}/{prefix}" if host else prefix] if prefix else [],
+                        parent=config)
+    if receipts.enabled:
+        receipts.ring.signing_key()  # made now: the JWKS is never empty
+    if not any(isinstance(h, Stamper) for h in pipeline.ready_hooks):
+        pipeline.ready_hooks.append(Stamper(receipts, images))
+    return receipts
+
+
 def make_app(
     config: LauncherConfig | None = None,
     *,
@@ -99,8 +118,9 @@ def make_app(
     store = Store(parent=config)
     store.start()
     jobs = Jobs(store, lambda request: run_with_quotas(admission, pipeline, request), parent=config)
+    receipts = make_receipts(config, store, pipeline)
     state = LauncherState(config=config, pipeline=pipeline, admission=admission, store=store,
-                          jobs=jobs, hub_auth=hub_auth)
+                          jobs=jobs, receipts=receipts, hub_auth=hub_auth)
     handlers = collect_handlers(config.base_url, handler_modules)
     if hub_auth is not None:
         from jupyterhub.services.auth import HubOAuthCallbackHandler

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from launcher.receipts.openapi import RECEIPT_PATHS, RECEIPT_SCHEMAS
+
 _ERROR = {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 _JOB_BODY = {
     "required": True,
@@ -52,6 +54,7 @@ OPENAPI: dict[str, Any] = {
         }},
         **_job_paths("build"),
         **_job_paths("launch"),
+        **RECEIPT_PATHS,
         "/api/v1/systems": {"get": {"summary": "Systems and flavors the caller may choose",
                                     "responses": {"200": {"description": "systems"}}}},
         "/build/{provider}/{spec}": {"get": {
@@ -67,8 +70,10 @@ OPENAPI: dict[str, Any] = {
             "responses": {"200": {"description": "Events `data: {json}`; errors are failed events with status_code",
                                   "content": {"text/event-stream": {}}}},
         }},
-        "/launch": {"get": {"summary": "Resolve any identifier and redirect to its pinned /v2/ page",
-                            "parameters": [{"name": "id", "in": "query", "required": True, "schema": {"type": "string"}}],
+        "/launch": {"get": {"summary": "Resolve any identifier and redirect to its pinned /v2/ page "
+                                       "(or, with receipt=<id>, to the receipt's relaunch page)",
+                            "parameters": [{"name": "id", "in": "query", "schema": {"type": "string"}},
+                                           {"name": "receipt", "in": "query", "schema": {"type": "string"}}],
                             "responses": {"302": {"description": "Redirect"}, "300": {"description": "Choices"},
                                           "400": _ERROR}}},
         "/api/v1/snippets": {"get": {
@@ -97,6 +102,7 @@ OPENAPI: dict[str, Any] = {
             "choices": {"type": "array", "items": {"type": "object"}},
             "launch_url": {"type": "string"},
         }},
+        **RECEIPT_SCHEMAS,
         "Job": {"type": "object", "properties": {
             "id": {"type": "string"}, "kind": {"type": "string"},
             "status": {"type": "string", "enum": ["running", "ready", "failed"]},

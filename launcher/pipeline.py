@@ -16,7 +16,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -87,6 +87,12 @@ class LaunchContext:
     image: str = ""
     image_cached: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    #: the image's manifest digest (registry) or id (local engine), when the builder said
+    image_digest: str = ""
+    #: facts of the image's build from the builder's ``built`` event (content digest, ...)
+    build: dict[str, Any] = field(default_factory=dict)
+    #: set when a receipt relaunches: {"of": receipt id, "rebuilt", "digest_matches"}
+    relaunch: dict[str, Any] | None = None
 
 
 class BuildProgress(Protocol):
@@ -180,6 +186,9 @@ class Pipeline(LoggingConfigurable):
         self._revalidating: set[str] = set()
         #: called with the context of every finished run (benchmarks, audit logs)
         self.observers: list[Callable[[LaunchContext], None]] = []
+        #: called with every ``ready`` event before it is sent; return it with fields added
+        #: (receipts add their link)
+        self.ready_hooks: list[Callable[[LaunchContext, Event], Awaitable[Event]]] = []
 
     @classmethod
     def from_config(cls, config: LauncherConfig, builder: Builder | None = None,
@@ -199,9 +208,12 @@ class Pipeline(LoggingConfigurable):
             builder = BuildManager(parent=config)
         return cls(config, resolver, builder, handoff or make_handoff(config))
 
-    async def run(self, request: LaunchRequest) -> AsyncIterator[Event]:
-        """All events of one launch; the last is ``ready`` or ``failed``."""
-        ctx = LaunchContext(request)
+    async def run(self, request: LaunchRequest, ctx: LaunchContext | None = None) -> AsyncIterator[Event]:
+        """All events of one launch; the last is ``ready`` or ``failed``.
+
+        *ctx* may come with the target (nothing is resolved) and the image (nothing is
+        built or looked up) already set: a relaunch by receipt."""
+        ctx = ctx or LaunchContext(request)
         ctx.timings["request"] = asyncio.get_running_loop().time()
         steps = self.steps[:2] if request.build_only else self.steps
         name = steps[0]
@@ -211,10 +223,11 @@ class Pipeline(LoggingConfigurable):
                 async for ev in step(ctx):
                     if ev.get("phase") == "ready":
                         ctx.timings["ready"] = asyncio.get_running_loop().time()
+                        ev = await self._on_ready(ctx, ev)
                     yield ev
             if request.build_only:
                 done = "Done! Found built image" if ctx.image_cached else "Done! Image built"
-                yield events.event("ready", done, imageName=ctx.image)
+                yield await self._on_ready(ctx, events.event("ready", done, imageName=ctx.image))
         except PipelineError as err:
             yield events.failed(str(err), err.status_code) | err.fields
         except Exception:  # a bug must still end the stream with a readable event
@@ -224,8 +237,15 @@ class Pipeline(LoggingConfigurable):
             for observer in self.observers:
                 observer(ctx)
 
+    async def _on_ready(self, ctx: LaunchContext, ev: Event) -> Event:
+        for hook in self.ready_hooks:
+            ev = await hook(ctx, ev)
+        return ev
+
     # -- step 1 ----------------------------------------------------------------------
     async def resolve(self, ctx: LaunchContext) -> AsyncIterator[Event]:
+        if ctx.target is not None:  # given (relaunch by receipt): nothing to resolve
+            return
         identifier = ctx.request.identifier
         memo = self._targets.get(identifier)
         if memo is not None:
@@ -251,7 +271,9 @@ class Pipeline(LoggingConfigurable):
     # -- step 2 ----------------------------------------------------------------------
     async def image(self, ctx: LaunchContext) -> AsyncIterator[Event]:
         assert ctx.target is not None
-        if await self._memoised_image(ctx):
+        # given: nothing to build; a relaunch that rebuilds trusts no memo of the lost image
+        if ctx.image or (ctx.relaunch is None and await self._memoised_image(ctx)):
+            ctx.image_cached = True
             yield events.built(ctx.image, cached=True)
             return
         if self.builder is None:
@@ -264,6 +286,8 @@ class Pipeline(LoggingConfigurable):
                 phase = data.get("phase")
                 if phase == "built":
                     ctx.image, ctx.image_cached = str(data["imageName"]), bool(data.get("cached"))
+                    ctx.image_digest = str(data.get("image_digest") or "")
+                    ctx.build = dict(data.get("build") or {})
                     self._images.confirm(ctx.target.cache_key, ctx.image)
                     yield events.built(ctx.image, ctx.image_cached)
                     break

@@ -9,7 +9,8 @@ Tables are registered, not hard-coded here. A module that keeps state defines it
 it, and is named in :data:`TABLE_MODULES`; :meth:`Store.start` imports those modules and
 creates the tables that are missing. Today:
 
-- ``jobs`` (:mod:`launcher.jobs`): builds and launches started through ``/api/v1``.
+- ``jobs`` (:mod:`launcher.jobs`): builds and launches started through ``/api/v1``;
+- ``receipts`` (:mod:`launcher.receipts.table`): signed receipts of builds and launches.
 
 To add a table (e.g. ``receipts``): define ``receipts = Table("receipts", metadata, ...)``
 in your module, append the module to :data:`TABLE_MODULES`, and read/write it with
@@ -41,7 +42,7 @@ from launcher.config import default_state_dir
 metadata = sa.MetaData()
 
 #: modules that define tables on :data:`metadata` (imported by :meth:`Store.start`)
-TABLE_MODULES = ["launcher.jobs"]
+TABLE_MODULES = ["launcher.jobs", "launcher.receipts.table"]
 
 #: environment variable with the database URL (set by the Helm chart from its Secret)
 DB_URL_ENV = "NFDI_LAUNCHER_DB_URL"

@@ -22,9 +22,11 @@ from appbase.app import LauncherApp
 #: name -> (import string of the Application class, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("launcher.cli.serve.ServeApp", "Run the launcher web service (standalone or as a hub service)."),
-    "build": ("builders.cli.BuildApp", "Build (or find) the image of an identifier; print its reference."),
+    "build": ("launcher.receipts.cli.ReceiptBuildApp",
+              "Build (or find) the image of an identifier; print its reference; issue its receipt."),
     "outpost": ("outpost.cli.OutpostApp", "Run an Outpost (JupyterHub Outpost REST API)."),
     "stack": ("launcher.cli.stack.StackApp", "Start registry, Outpost, JupyterHub and launcher on loopback."),
+    "receipt": ("launcher.receipts.cli.ReceiptApp", "Verify a reproducibility receipt; manage signing keys."),
     "resolve": ("fdo.cli.ResolveApp", "Resolve an identifier to a pinned launch target (JSON)."),
     "fetch": ("fdo.cli.FetchApp", "Resolve an identifier and materialise it into a directory."),
 }

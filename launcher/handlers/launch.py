@@ -2,6 +2,7 @@
 
 - ``/launch?id=<anything>``: resolve any identifier, redirect to ``<base>/<launch_path>``
   keeping the other query parameters (or JSON with the target / choices);
+  ``/launch?receipt=<id>``: relaunch a receipt (``<base>/v2/receipt/<id>``), resolving nothing;
 - ``/r2d/<provider>/<spec>``: Jupyter4NFDI's link form (``dataDir`` -> ``localstoragepath``);
 - ``/repo/<user>/<repo>[/path]``: BinderHub's legacy GitHub links.
 """
@@ -23,6 +24,14 @@ class LaunchHandler(BaseHandler):
         return ("?" + urlencode(query)) if query else ""
 
     async def get(self) -> None:
+        receipt = self.get_argument("receipt", "").strip()
+        if receipt:  # relaunch exactly what a receipt records (launcher/receipts)
+            from launcher.receipts.model import valid_id
+
+            if not valid_id(receipt):
+                raise UserError(400, "malformed receipt id: a receipt id is 26 characters a-z and 2-7")
+            self.redirect(f"{self.base_url}v2/receipt/{receipt}{self.carried_query()}")
+            return
         identifier = self.get_argument("id", "").strip()
         if not identifier:
             raise UserError(400, "missing ?id=<identifier> (a DOI, Handle, SWHID, Git URL or Binder spec)")

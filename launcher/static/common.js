@@ -176,6 +176,11 @@
         }
         nodes.status.textContent = "Ready: opening your server…";
         nodes.status.className = "status ok";
+        if (data.receipt_url) {
+          // the receipt of this launch: cite it, relaunch exactly this later
+          nodes.status.appendChild(document.createTextNode(" "));
+          nodes.status.appendChild(el("a", { id: "receipt-link", href: data.receipt_url }, "Receipt"));
+        }
         global.location.assign(dest);
       },
       failed(message) {

@@ -144,7 +144,7 @@ async def test_without_registry_the_local_engine_store_is_used(
     assert image.startswith("nfdi-test-builders-")
     client = docker.from_env()
     try:
-        assert client.images.get(image).labels["nfdi-launcher.source"].endswith("local-only")
+        assert client.images.get(image).labels["org.opencontainers.image.source"].endswith("local-only")
     finally:
         client.close()
     same_content = await collect(manager.build(target_for("local-doi", "zenodo"), context_dir=repo))
