@@ -32,9 +32,11 @@ ALLOWED = "127.0.0.1:5000/nfdi-launcher/"
 
 @asynccontextmanager
 async def serve_launcher(tmp_path: Path, **kw: Any) -> AsyncIterator[tuple[str, Receipts]]:
-    cfg = Config({"Receipts": {"allowed_image_prefixes": [ALLOWED],
-                               "key_dir": str(tmp_path / "keys")}})
-    app = make_app(make_config(config=cfg, state_dir=str(tmp_path / "state"), **kw))
+    config = make_config(state_dir=str(tmp_path / "state"), **kw)
+    cfg = Config(config.config)
+    cfg.Receipts = Config({"allowed_image_prefixes": [ALLOWED], "key_dir": str(tmp_path / "keys")})
+    config.config = cfg
+    app = make_app(config)
     try:
         async with serving(app) as url:
             yield url, app.settings["state"].receipts
