@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -35,13 +36,14 @@ async def open_stream(port: int, path: str) -> tuple[asyncio.StreamReader, async
     return reader, writer
 
 
-async def wait_launching(reader: asyncio.StreamReader) -> None:
+async def wait_launching(reader: asyncio.StreamReader) -> bytes:
     data = b""
     while b"Launching server" not in data:  # emitted before the first hub API call
         chunk = await reader.read(4096)
         if not chunk:
             raise RuntimeError(f"stream closed early: {data[-300:]!r}")
         data += chunk
+    return data
 
 
 async def rss_run(rewrites: dict[str, str], spec: str, workdir: Path,
@@ -70,6 +72,7 @@ async def rss_run(rewrites: dict[str, str], spec: str, workdir: Path,
                                  "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
                                 stderr=log)
     writers: list[asyncio.StreamWriter] = []
+    image = ""
     try:
         for _ in range(200):
             try:
@@ -81,7 +84,9 @@ async def rss_run(rewrites: dict[str, str], spec: str, workdir: Path,
         path = "/build/git/" + spec
         reader, writer = await open_stream(port, path)  # the first one builds the image
         writers.append(writer)
-        await asyncio.wait_for(wait_launching(reader), 300)
+        first = await asyncio.wait_for(wait_launching(reader), 300)
+        built = re.search(rb'"imageName": "([^"]+)"', first)
+        image = built.group(1).decode() if built else ""
         idle = rss_mb(proc.pid)
         for start in range(1, streams, 50):
             batch = [await open_stream(port, path) for _ in range(min(50, streams - start))]
@@ -95,3 +100,5 @@ async def rss_run(rewrites: dict[str, str], spec: str, workdir: Path,
         proc.terminate()
         proc.wait(timeout=30)
         hub_server.close()
+        if image:  # built by this run (its repository is salted)
+            subprocess.run(["docker", "rmi", image], capture_output=True, timeout=120)

@@ -120,6 +120,17 @@ class Stack:
         leftover = containers(self.prefix()) if (self.state / "name-prefix").exists() else []
         if leftover:
             subprocess.run(["docker", "rm", "-f", *leftover], capture_output=True, timeout=120)
+        remove_images(self.registry.removeprefix("http://") + "/")
+
+
+def remove_images(prefix: str) -> None:
+    """Untag the images whose reference starts with *prefix* (this run's registry host:
+    a new port per stack, so only what this run built or tagged)."""
+    out = subprocess.run(["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"],
+                         capture_output=True, text=True, timeout=60, check=False).stdout.split()
+    mine = [ref for ref in out if ref.startswith(prefix)]
+    if mine:
+        subprocess.run(["docker", "rmi", *mine], capture_output=True, timeout=300)
 
 
 def start_stack(state: Path, env: dict[str, str], timeout: float = 240) -> Stack:
