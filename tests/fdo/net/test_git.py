@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fdo.errors import NotFound, RefusedTarget
+from fdo.errors import FetchError, NotFound, RefusedTarget
 from fdo.net import Git, NetConfig, check_ref, parse_ls_remote
 from tests.harness.gitserver import GitServer
 
@@ -66,7 +66,7 @@ def test_plain_http_loopback_is_refused_without_rewrite(git_server: GitServer) -
 
 def test_clone_into_non_empty_dir_is_refused(git_server: GitServer, tmp_path: Path) -> None:
     (tmp_path / "keep").write_text("mine")
-    with pytest.raises(Exception, match="not empty"):
+    with pytest.raises(FetchError, match="not empty"):
         make_git(git_server).clone_at(URL, demo_shas(git_server)["first"], tmp_path)
     assert (tmp_path / "keep").read_text() == "mine"
 
