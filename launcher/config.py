@@ -160,6 +160,13 @@ class LauncherConfig(Configurable):
         mounted in the server (the repository stays in the image's home directory).""",
     ).tag(config=True)
 
+    access_help = Unicode(
+        "",
+        help="""Where a person asks for access, shown when their login allows no system
+        here (or not the one a link names), e.g. "Ask your community's VO managers, or
+        support@example.org." Plain text.""",
+    ).tag(config=True)
+
     systems = List(
         Dict(),
         [{"name": "local", "display_name": "This machine (Docker)",

@@ -14,6 +14,10 @@ _JOB_BODY = {
         "properties": {
             "id": {"type": "string", "description": "Any identifier: DOI, Handle, SWHID, Git URL, Binder spec"},
             "system": {"type": "string"}, "flavor": {"type": "string"},
+            "project": {"type": "string", "description": "HPC systems: one of the caller's "
+                        "projects (GET /api/v1/systems); default: the first"},
+            "account": {"type": "string", "description": "HPC systems: the account used "
+                        "with that project"},
             "name": {"type": "string"}, "localstoragepath": {"type": "string"},
         },
     }}},
@@ -55,8 +59,12 @@ OPENAPI: dict[str, Any] = {
         **_job_paths("build"),
         **_job_paths("launch"),
         **RECEIPT_PATHS,
-        "/api/v1/systems": {"get": {"summary": "Systems and flavors the caller may choose",
-                                    "responses": {"200": {"description": "systems"}}}},
+        "/api/v1/systems": {"get": {
+            "summary": "Systems and flavors the caller may choose (after an OIDC login: "
+                       "what their entitlements allow; HPC systems with their projects)",
+            "responses": {"200": {"description": '{"systems": [{"name", "display_name", '
+                                  '"flavors": [...], "projects"?: [{"project", "account", '
+                                  '"partition"}]}], "message"?: why there is none'}}}},
         "/build/{provider}/{spec}": {"get": {
             "summary": "BinderHub-compatible event stream (text/event-stream) of build and launch",
             "parameters": [
@@ -66,6 +74,8 @@ OPENAPI: dict[str, Any] = {
                 {"name": "build_token", "in": "query", "schema": {"type": "string"}},
                 {"name": "system", "in": "query", "schema": {"type": "string"}},
                 {"name": "flavor", "in": "query", "schema": {"type": "string"}},
+                {"name": "project", "in": "query", "schema": {"type": "string"}},
+                {"name": "account", "in": "query", "schema": {"type": "string"}},
             ],
             "responses": {"200": {"description": "Events `data: {json}`; errors are failed events with status_code",
                                   "content": {"text/event-stream": {}}}},

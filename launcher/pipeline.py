@@ -62,6 +62,7 @@ class LaunchRequest:
     user: str = ""  # logged-in hub user; "" = anonymous
     system: str = ""
     flavor: str = ""
+    hpc: dict[str, str] = field(default_factory=dict)  # project, account on an HPC system
     storage_path: str = ""
     name: str = ""
     build_only: bool = False

@@ -129,8 +129,8 @@ def systems_for_auth_state(systems: list[dict[str, Any]],
 
 
 def pick_resource(systems: list[dict[str, Any]], system: str, flavor: str) -> tuple[str, str]:
-    """Validate (system, flavor) against *systems* (``LauncherConfig.systems``); empty
-    values pick the defaults (the first system, its first flavor).
+    """Validate (system, flavor) against *systems* (one user's); empty values pick the
+    defaults (the first system, its first flavor).
 
     Raises ValueError with a user-facing message for an unknown system or flavor.
     """
@@ -148,3 +148,24 @@ def pick_resource(systems: list[dict[str, Any]], system: str, flavor: str) -> tu
         raise ValueError(f"unknown flavor {flavor!r} for system {chosen.get('name')!r}; "
                          f"choose one of {flavors}")
     return str(chosen.get("name", "")), flavor or (flavors[0] if flavors else "")
+
+
+def pick_project(systems: list[dict[str, Any]], system: str, project: str,
+                 account: str) -> dict[str, str]:
+    """``user_options.hpc`` for a launch on *system*: the user's project and account there
+    (the first one when none is named), or {} on a system without projects.
+
+    Raises ValueError with a user-facing message for a project the user does not hold."""
+    entry = next((s for s in systems if s.get("name") == system), {})
+    held = entry.get("projects") or []
+    if not held:
+        if project or account:
+            raise ValueError(f"the system {system!r} takes no project")
+        return {}
+    for choice in held:
+        if (not project or choice["project"] == project) and (
+                not account or choice["account"] == account):
+            return {k: str(choice.get(k) or "") for k in ("project", "account", "partition")
+                    if choice.get(k)}
+    names = ", ".join(f"{c['project']} (account {c['account']})" for c in held)
+    raise ValueError(f"choose one of your projects on {system!r}: {names}")

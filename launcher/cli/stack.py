@@ -66,6 +66,7 @@ from launcher.cli.stack_files import (
     write_outpost_files,
     write_registry_config,
 )
+from launcher.cli.stack_oidc import ACCESS_HELP
 from launcher.cli.stack_procs import Children, say
 from launcher.cli.stack_seed import DEFAULT_SEED, SeedError, seed_registry
 from launcher.cli.stack_state import (
@@ -249,7 +250,8 @@ class StackApp(LauncherApp):
         launcher_cmd: list[str] | None = None
         if self.launcher:
             write_launcher_config(state, systems_file, registry_url, public,
-                                  anonymous=self.anonymous, operator_config=operator)
+                                  anonymous=self.anonymous, operator_config=operator,
+                                  access_help=ACCESS_HELP if self.oidc else "")
             launcher_cmd = [str(VENV_BIN / "nfdi-launcher"), "serve", "--config",
                             str(state / "launcher_config.py")]
         password, first_time = secret_file(state / "login-password", 12)

@@ -121,7 +121,7 @@ def write_outpost_files(state: Path, ports: StackPorts, registry_url: str,
 
 def write_launcher_config(state: Path, systems_file: Path, registry_url: str,
                           public_url: str, *, anonymous: bool = False,
-                          operator_config: Path | None = None) -> Path:
+                          operator_config: Path | None = None, access_help: str = "") -> Path:
     """The launcher service's config: the operator's file first, then the stack's wiring."""
     secret = secret_file(state / "launcher-cookie-secret", 32)[0]
     lines = [
@@ -140,6 +140,8 @@ def write_launcher_config(state: Path, systems_file: Path, registry_url: str,
     ]
     if anonymous:
         lines.append("c.HubApiHandOff.anonymous_user_pool = 0")
+    if access_help:
+        lines.append(f"c.LauncherConfig.access_help = {access_help!r}")
     if registry_url:
         lines.append(f"c.BuildManager.registry_url = {registry_url!r}")
     text = _GENERATED + _operator(operator_config) + "\n".join(lines) + "\n"

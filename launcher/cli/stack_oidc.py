@@ -42,6 +42,8 @@ DEMO_USERS: dict[str, dict[str, Any]] = {
                 f"urn:{NAMESPACE}:group:jupyter{AUTHORITY}",
                 f"urn:{NAMESPACE}:group:jupyter:compute{AUTHORITY}",
                 f"urn:{NAMESPACE}:res:hpc-slurm:demo-project:act:bob:primary{AUTHORITY}"]},
+    "carol": {"name": "Carol Example", "email": "carol@example.org",
+              "about": "no entitlements: told why and where to ask"},
 }
 
 #: ``users:`` rules of the stack's flavors.yaml (they apply only to users whose hub sends

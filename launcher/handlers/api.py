@@ -15,7 +15,6 @@ from launcher.admission import AdmissionError
 from launcher.handlers.base import BaseHandler, UserError
 from launcher.openapi import OPENAPI
 from launcher.pipeline import LaunchRequest
-from launcher.systems import pick_resource
 
 
 class ApiHandler(BaseHandler):
@@ -63,15 +62,13 @@ class JobsHandler(ApiHandler):
                 for key, value in self.state.admission.rate.check(self.client_ip).items():
                     self.set_header(key, value)
             self.state.admission.policy.check(f"{provider}/{spec}")
-            system, flavor = pick_resource(self.launcher.systems, str(body.get("system", "")),
-                                           str(body.get("flavor", "")))
         except AdmissionError as err:
             raise UserError(err.status_code, str(err)) from err
-        except ValueError as err:
-            raise UserError(400, str(err)) from err
+        system, flavor, hpc = await self.pick_choice(
+            *(str(body.get(k, "")) for k in ("system", "flavor", "project", "account")))
         request = LaunchRequest(provider=provider, spec=spec, client_ip=self.client_ip,
                                 launch_host=self.public_base_url(), user=self.user_name, system=system,
-                                flavor=flavor, storage_path=storage,
+                                flavor=flavor, hpc=hpc, storage_path=storage,
                                 name=str(body.get("name", ""))[:100], build_only=self.kind == "build")
         job = await self.state.jobs.start(self.kind, request)
         self.set_header("Location", f"{self.base_url}api/v1/{self.collection}/{job.id}")
@@ -92,9 +89,12 @@ class LaunchesHandler(JobsHandler):
 
 
 class SystemsHandler(ApiHandler):
-    def get(self) -> None:
-        self.write_json({"systems": self.systems_for_user(),
-                         "handoff": self.state.pipeline.handoff.name})
+    async def get(self) -> None:
+        systems = await self.systems_for_user()
+        data: dict[str, object] = {"systems": systems, "handoff": self.state.pipeline.handoff.name}
+        if not systems and self.launcher.systems:
+            data["message"] = self.no_systems_message()
+        self.write_json(data)
 
 
 class OpenAPIHandler(ApiHandler):

@@ -15,6 +15,8 @@ from urllib.parse import unquote
 
 from tornado import web
 
+from launcher.systems import pick_project, pick_resource, systems_for_auth_state
+
 if TYPE_CHECKING:
     from launcher.app import LauncherState
     from launcher.config import LauncherConfig
@@ -23,7 +25,7 @@ log = logging.getLogger("nfdi_launcher.web")
 
 #: query parameters the /v2/ and /build/ grammar carries on to the launch
 LAUNCH_QUERY_KEYS = ("urlpath", "labpath", "filepath", "system", "flavor", "localstoragepath",
-                     "dataDir", "name")
+                     "dataDir", "name", "project", "account")
 
 
 def json_dumps(data: Any) -> str:
@@ -181,14 +183,72 @@ class BaseHandler(web.RequestHandler):
         except ResolveError as err:
             raise UserError(err.status_code, str(err)) from err
 
-    def systems_for_user(self) -> list[dict[str, Any]]:
-        """Systems (with flavors) the current user may pick; first = default.
+    _systems: list[dict[str, Any]] | None = None
 
-        Today every user sees every configured system: per-user choices (entitlements
-        from the OIDC login, the Outposts' ``/userflavors``) are the work of the login
-        integration, which fills this in. The pages and ``/api/v1/systems`` already ask
-        here, so they follow without change."""
-        return [dict(s) for s in self.launcher.systems]
+    async def systems_for_user(self) -> list[dict[str, Any]]:
+        """Systems (with flavors, and projects on HPC systems) the current user may pick;
+        first = default. After an OIDC login the hub keeps the user's rights in
+        ``auth_state`` (:mod:`launcher.login.rights`), read here with the launcher's hub
+        token (scope ``admin:auth_state``); other logins see every configured system."""
+        if self._systems is None:
+            systems = [dict(s) for s in self.launcher.systems]
+            auth_state = await self._auth_state() if self.user_name else None
+            self._systems = systems_for_auth_state(systems, auth_state)
+        return self._systems
+
+    async def _auth_state(self) -> dict[str, Any] | None:
+        from urllib.parse import quote
+
+        from launcher.pipeline import PipelineError
+
+        hub = getattr(self.state.pipeline.handoff, "hub", None)
+        if hub is None:  # start-url: the hub there offers the choices itself
+            return None
+        try:
+            model = await hub.json("GET", f"users/{quote(self.user_name)}", retries=0,
+                                   what=f"read {self.user_name}'s rights")
+        except PipelineError as err:
+            log.warning("could not read %s's rights from the hub: %s", self.user_name, err)
+            raise UserError(503, "Your choices could not be read from the hub just now; "
+                                 "please try again.") from err
+        state = (model or {}).get("auth_state")
+        return state if isinstance(state, dict) else None
+
+    def no_systems_message(self) -> str:
+        """Why this user may launch nowhere, and where to ask ("" if they may)."""
+        if self._systems or not self.launcher.systems:
+            return ""
+        ask = self.launcher.access_help.strip()
+        return (f"Your account ({self.user_name}) may not use any of this service's systems: "
+                "what you may use comes from your memberships (groups and projects) at "
+                "your login service, and none of them grants a system here yet."
+                + (f" {ask}" if ask else ""))
+
+    async def pick_choice(self, system: str, flavor: str, project: str = "",
+                          account: str = "") -> tuple[str, str, dict[str, str]]:
+        """(system, flavor, hpc) of a launch, checked against the user's choices; a
+        user-facing 403 for what exists here but not for this user, 400 for the rest."""
+        mine = await self.systems_for_user()
+        if not mine and self.launcher.systems:
+            raise UserError(403, self.no_systems_message())
+        ask = self.launcher.access_help.strip()
+        ask = f" {ask}" if ask else ""
+        everyone = {str(s.get("name")): s for s in self.launcher.systems}
+        own = {str(s.get("name")): s for s in mine}
+        if system in everyone and system not in own:
+            raise UserError(403, f"Your account may not use the system {system!r}.{ask}")
+        if system in own and flavor:
+            offered = [str(f.get("name")) for f in own[system].get("flavors", [])]
+            exists = {str(f.get("name")) for f in everyone[system].get("flavors", [])}
+            if flavor not in offered and flavor in exists:
+                raise UserError(403, f"Your account may not use the flavor {flavor!r} on "
+                                     f"{system!r}. You may use: {', '.join(offered)}.{ask}")
+        try:
+            system, flavor = pick_resource(mine, system, flavor)
+            hpc = pick_project(mine, system, project, account)
+        except ValueError as err:
+            raise UserError(400, str(err)) from err
+        return system, flavor, hpc
 
     def launch_query(self) -> dict[str, str]:
         """The launch-related query parameters present in this request."""

@@ -72,7 +72,7 @@ class BuildHandler(EventStreamHandler):
     async def get(self, *_args: str) -> None:
         self.start_stream()
         try:
-            request = self.admit()
+            request = await self.admit()
         except (AdmissionError, UserError) as err:
             status = getattr(err, "status_code", 400)
             for key, value in getattr(err, "headers", {}).items():
@@ -93,7 +93,7 @@ class BuildHandler(EventStreamHandler):
             await self.emit(ev)
         await self.linger()
 
-    def admit(self) -> LaunchRequest:
+    async def admit(self) -> LaunchRequest:
         """All request checks, in BinderHub's order; raises a user-facing error."""
         if "text/event-stream" not in self.request.headers.get("Accept", ""):
             raise UserError(400, "Accept header must be text/event-stream")
@@ -112,17 +112,23 @@ class BuildHandler(EventStreamHandler):
             for key, value in self.state.admission.rate.check(self.client_ip).items():
                 self.set_header(key, value)
         self.state.admission.policy.check(f"{provider}/{spec}")
-        try:
-            system, flavor = pick_resource(self.launcher.systems, self.get_argument("system", ""),
-                                           self.get_argument("flavor", ""))
-        except ValueError as err:
-            raise UserError(400, str(err)) from err
+        hpc: dict[str, str] = {}
+        if build_only:  # no launch: the user's choices do not matter
+            try:
+                system, flavor = pick_resource(self.launcher.systems,
+                                               self.get_argument("system", ""),
+                                               self.get_argument("flavor", ""))
+            except ValueError as err:
+                raise UserError(400, str(err)) from err
+        else:
+            system, flavor, hpc = await self.pick_choice(
+                *(self.get_argument(k, "") for k in ("system", "flavor", "project", "account")))
         storage = self.checked_storage_path(
             self.get_argument("localstoragepath", None) or self.get_argument("dataDir", ""))
         return LaunchRequest(
             provider=provider, spec=spec, client_ip=self.client_ip,
             launch_host=self.public_base_url(), user=self.user_name, system=system, flavor=flavor,
-            storage_path=storage, name=self.get_argument("name", "")[:100], build_only=build_only,
+            hpc=hpc, storage_path=storage, name=self.get_argument("name", "")[:100], build_only=build_only,
             build_token=token_ok, origin=self.request.host,
             request_origin=self.request.headers.get("Origin", "")
             or self.request.headers.get("Sec-Fetch-Site", ""),

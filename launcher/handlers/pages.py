@@ -23,7 +23,7 @@ TEMPLATE_DIR = os.path.join(HERE, "templates")
 STATIC_DIR = os.path.join(HERE, "static")
 
 #: query parameters of a /v2/ link that are passed on to the /build/ stream
-FORWARDED_PARAMS = ("system", "flavor", "name", "localstoragepath")
+FORWARDED_PARAMS = ("system", "flavor", "name", "localstoragepath", "project", "account")
 
 
 def content_security_policy(img_origins: tuple[str, ...] = ()) -> str:
@@ -75,14 +75,15 @@ class PageHandler(BaseHandler):
 class HomeHandler(PageHandler):
     """The form: paste an identifier, see its provenance, pick a resource, launch, share."""
 
-    def get(self) -> None:
-        systems = self.systems_for_user()
+    async def get(self) -> None:
+        systems = await self.systems_for_user()
         first = systems[0] if systems else {}
         flavors = first.get("flavors") or [{}]
         config = {
             "systems": systems,
             "default_system": first.get("name", ""),
             "default_flavor": flavors[0].get("name", ""),
+            "no_systems": self.no_systems_message(),
         }
         prefill = self.get_argument("id", "")[:2048]
         self.render_page("index.html", config, prefill=prefill)

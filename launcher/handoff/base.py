@@ -121,14 +121,16 @@ def spawn_reference(image: str) -> str:
 
 
 def user_options(target: LaunchTarget, image: str, system: str, flavor: str,
-                 name: str = "", storage_path: str = "/home/jovyan/work") -> dict[str, Any]:
+                 name: str = "", storage_path: str = "/home/jovyan/work",
+                 hpc: dict[str, str] | None = None) -> dict[str, Any]:
     """Jupyter-JSC user_options for a custom image (+ ``image`` for plain spawners).
 
     *image* may be pinned by digest; spawners get :func:`spawn_reference` of it and the
     full reference is kept under ``repo2docker.image`` (as Jupyter-JSC share links do).
+    *hpc* (``project``, ``account``, ``partition``) goes where the UNICORE fields go.
     """
     pullable = spawn_reference(image)
-    return {
+    options = {
         "service": "jupyterlab",
         "option": "custom",
         "profile": "custom",
@@ -140,6 +142,9 @@ def user_options(target: LaunchTarget, image: str, system: str, flavor: str,
         "storage": {"localstoragepath": storage_path},
         "repo2docker": {**provenance(target), "image": image},
     }
+    if hpc:
+        options["hpc"] = dict(hpc)
+    return options
 
 
 def ready_fields(ctx: LaunchContext, url: str, token: str) -> Event:

@@ -284,7 +284,7 @@ class HubApiHandOff(HandOff):
         assert ctx.target is not None
         req = ctx.request
         options = user_options(ctx.target, ctx.image, req.system, req.flavor, req.name,
-                               req.storage_path or self.launcher.storage_path)
+                               req.storage_path or self.launcher.storage_path, req.hpc)
         ctx.timings["spawn_request"] = asyncio.get_running_loop().time()
         resp = await self.hub.call("POST", f"users/{quote(user)}/servers/{quote(server)}", options,
                                    ok=(201, 202, 400), what=f"start server {user}/{server}")

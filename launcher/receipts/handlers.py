@@ -149,10 +149,10 @@ class RelaunchStreamHandler(BuildHandler, ReceiptMixin):
         except ReceiptError as err:  # reported on the stream, as BuildHandler reports refusals
             self._refused = err
 
-    def admit(self) -> LaunchRequest:
+    async def admit(self) -> LaunchRequest:
         if self._refused is not None:
             raise UserError(self._refused.status_code, str(self._refused))
-        return super().admit()
+        return await super().admit()
 
     def get_spec_from_request(self, prefix: str) -> tuple[str, str]:
         return spec_of(self._body)

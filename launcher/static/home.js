@@ -35,7 +35,18 @@
   function updateFlavors() {
     const system = systems().find((s) => s.name === $("system").value);
     fillSelect($("flavor"), system && Array.isArray(system.flavors) ? system.flavors : [], cfg.default_flavor);
+    // an HPC system: the user's projects (and the account each is used with)
+    const projects = system && Array.isArray(system.projects) ? system.projects : [];
+    fillSelect($("project"), projects.map((p, i) => ({
+      name: String(i), display_name: p.project + " (account " + p.account + ")" })), "0");
+    $("project-field").hidden = projects.length === 0;
     updateShare();
+  }
+
+  function project() {
+    const system = systems().find((s) => s.name === $("system").value);
+    const projects = system && Array.isArray(system.projects) ? system.projects : [];
+    return projects[Number($("project").value)] || null;
   }
 
   function options() {
@@ -55,7 +66,7 @@
     });
     $("options").hidden = ambiguous;
     $("share").hidden = ambiguous;
-    $("launch-btn").disabled = ambiguous;
+    $("launch-btn").disabled = ambiguous || Boolean(cfg.no_systems);
   }
 
   async function resolve() {
@@ -127,6 +138,11 @@
     const query = new URLSearchParams();
     if (opts.system) query.set("system", opts.system);
     if (opts.flavor) query.set("flavor", opts.flavor);
+    const held = project(); // personal: in this launch only, never in the shared link
+    if (held) {
+      query.set("project", held.project);
+      query.set("account", held.account);
+    }
     const buildUrl = base + "build/" + spec + (query.toString() ? "?" + query.toString() : "");
     $("progress").hidden = false;
     $("log").textContent = "";
@@ -147,6 +163,13 @@
   document.addEventListener("DOMContentLoaded", () => {
     fillSelect($("system"), systems(), cfg.default_system);
     updateFlavors();
+    if (cfg.no_systems) {
+      // this person may launch nowhere: say why and where to ask, instead of a dead form
+      $("no-systems").textContent = cfg.no_systems;
+      $("no-systems").hidden = false;
+      $("launch-btn").disabled = true;
+    }
+    $("project").addEventListener("change", updateShare);
     $("resolve-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
       resolve();

@@ -12,6 +12,7 @@ import copy
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ import requests
 from launcher.cli.stack_files import DEFAULT_FLAVORS
 from launcher.cli.stack_oidc import DEMO_USER_RULES, DEMO_USERS, crypt_key_file
 from launcher.systems import System, write_systems
-from tests.harness.hub import Hub, free_port, progress_events, start_hub
+from tests.harness.hub import VENV_BIN, Hub, free_port, progress_events, start_hub, wait_for
 from tests.harness.oidc import Provider, hub_login, start_provider
 from tests.outpost.outpost_proc import OutpostProc, make_outpost, user_options
 
@@ -29,7 +30,6 @@ pytestmark = pytest.mark.hub
 NS = "geant:demo.nfdi-launcher.local"
 USERS: dict[str, dict[str, Any]] = {
     **DEMO_USERS,
-    "carol": {"name": "Carol, no entitlements"},
     "mallory": {"name": "Mallory", "eduperson_entitlement": [
         f"urn:{NS}:group:jupyter:compute\nurn:{NS}:group:admins",   # smuggled line
         f"urn:{NS}:group:jupyter:compute" + "x" * 5000,             # very long
@@ -83,6 +83,19 @@ class Setup:
             return self.hub.log_tail(100)
 
 
+def launcher_command(work: Path, systems: Path) -> list[str]:
+    """The launcher as the hub's managed service, offering the Outposts' systems."""
+    config = work / "launcher_config.py"
+    config.write_text("\n".join([
+        "from launcher.systems import launcher_systems",
+        "c.LauncherConfig.anonymous = False",
+        f"c.LauncherConfig.systems = launcher_systems({str(systems)!r})",
+        "c.LauncherConfig.access_help = 'Ask the test desk.'",
+        f"c.LauncherConfig.state_dir = {str(work / 'launcher')!r}",
+    ]) + "\n")
+    return [str(VENV_BIN / "nfdi-launcher"), "serve", "--config", str(config)]
+
+
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     work = tmp_path_factory.mktemp("oidc-hub")
@@ -103,11 +116,16 @@ configure_oidc_login(c, issuer={op.issuer!r}, client_id="jupyterhub",
     callback_url={hub_url + 'hub/oauth_callback'!r}, systems_file={str(systems)!r},
     crypt_key_file={str(crypt_key_file(work))!r}, access_help="Ask the test desk.")
 c.JupyterHub.redirect_to_server = False  # no default server: land on /hub/home
+from jupyterhub.utils import random_port
+c.JupyterHub.services[0].update(url=f"http://127.0.0.1:{{random_port()}}",
+    command={launcher_command(work, systems)!r}, oauth_no_confirm=True)
 c.JupyterHub.load_roles = [{{"name": "launcher-service", "services": ["launcher"],
     "scopes": ["admin:users", "admin:servers", "admin:auth_state", "read:users", "tokens",
                "list:users", "read:groups"]}}]
 """
     hub = start_hub(work / "hub", config=config, spawner="outpost", port=port)
+    wait_for(lambda: requests.get(hub.url + "services/launcher/versions", timeout=2).ok, 60,
+             "the launcher service behind the proxy")
     try:
         yield Setup(hub=hub, op=op, outpost=outpost)
     finally:
@@ -228,3 +246,50 @@ def test_no_secret_reaches_a_log(setup: Setup) -> None:
                *setup.op.passwords.values()]
     logs = setup.hub.log_path.read_text() + (setup.op.workdir / "oidc-provider.log").read_text()
     assert [s for s in secrets if s in logs] == []
+
+
+def _launcher(setup: Setup, user: str, path: str) -> requests.Response:
+    return requests.get(setup.hub.url + "services/launcher/" + path, timeout=60, headers={
+        "Authorization": f"token {setup.user_token(user)}", "Accept": "text/event-stream"})
+
+
+def _choices(systems: list[dict[str, Any]]) -> dict[str, Any]:
+    return {s["name"]: ([f["name"] for f in s["flavors"]], s.get("projects"))
+            for s in systems}
+
+
+def test_the_launcher_offers_each_user_exactly_their_choices(setup: Setup) -> None:
+    for name in ("alice", "bob", "carol"):
+        setup.login(name)
+    alice = _launcher(setup, "alice", "api/v1/systems").json()
+    assert _choices(alice["systems"]) == {"local-small": (["small"], None)}
+    bob = _launcher(setup, "bob", "api/v1/systems").json()
+    assert _choices(bob["systems"]) == {
+        "local-small": (["medium", "small"], None), "local-large": (["large", "medium"], None),
+        "hpc-slurm": (["batch"], [{"project": "demo-project", "account": "bob",
+                                   "partition": ""}])}
+    carol = _launcher(setup, "carol", "api/v1/systems").json()
+    assert carol["systems"] == []
+    assert carol["message"].startswith("Your account (carol) may not use any of this "
+                                       "service's systems")
+    assert carol["message"].endswith("Ask the test desk.")
+
+
+@pytest.mark.parametrize("user, query, status, message", [
+    ("alice", "system=local-large&flavor=large", 403,
+     "Your account may not use the system 'local-large'. Ask the test desk."),
+    ("alice", "system=local-small&flavor=medium", 403,
+     "Your account may not use the flavor 'medium' on 'local-small'. You may use: small."),
+    ("bob", "system=hpc-slurm&flavor=batch&project=other-project", 400,
+     "choose one of your projects on 'hpc-slurm': demo-project (account bob)"),
+    ("bob", "system=local-small&flavor=huge", 400, "unknown flavor 'huge'"),
+    ("carol", "", 403, "Your account (carol) may not use any of this service's systems"),
+])
+def test_the_launcher_refuses_what_a_user_may_not_use(setup: Setup, user: str, query: str,
+                                                      status: int, message: str) -> None:
+    setup.login(user)
+    stream = _launcher(setup, user, "build/gh/nfdi/demo/HEAD?" + query)
+    failed = json.loads(stream.text.split("data:", 1)[1].split("\n", 1)[0])
+    assert failed["phase"] == "failed"
+    assert failed["status_code"] == status
+    assert message in failed["message"]
