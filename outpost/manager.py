@@ -55,6 +55,13 @@ class Outpost(LoggingConfigurable):
         is accepted.""",
     ).tag(config=True)
 
+    access_help = Unicode(
+        "",
+        help="""Added to refusals that come from a user's rights (``users:`` rules of
+        flavors.yaml), so the person knows whom to ask, e.g. "Ask support@example.org for
+        GPU access." Plain text.""",
+    ).tag(config=True)
+
     db_path = Unicode(
         "outpost.sqlite",
         help="""SQLite file holding the started services and their spawner state, so
@@ -147,7 +154,8 @@ class Outpost(LoggingConfigurable):
         flavor = fl.check_start(
             self.flavor_config(), hub, body.flavor, body.authentication,
             running_global=self.store.count(body.flavor),
-            running_user=self.store.count(body.flavor, hub=hub, user_id=user_id))
+            running_user=self.store.count(body.flavor, hub=hub, user_id=user_id),
+            access_help=self.access_help)
         settings = map_user_options(
             body.user_options, flavor, hub=hub, user_id=user_id, server_name=body.name,
             start_id=body.start_id, default_image=self.default_image,
