@@ -45,11 +45,13 @@ def build_image(target: str) -> str:
     return tag
 
 
-def docker_run_options(rendered: charts.Rendered, name: str, workdir: Path) -> tuple[list[str], dict[str, Any]]:
+def docker_run_options(rendered: charts.Rendered, name: str, workdir: Path,
+                       external: dict[str, dict[str, bytes]] | None = None) -> tuple[list[str], dict[str, Any]]:
     """``docker run`` options equivalent to the rendered container ``name``: its user,
     read-only root (/tmp writable), no capabilities, its environment (Secret values from the
-    rendered Secrets), ConfigMap and Secret files where it mounts them, claims as empty
-    directories. Returns (options, container)."""
+    rendered Secrets), ConfigMap and Secret files where it mounts them (``external``: the
+    data of Secrets the operator creates), claims as empty directories. Returns (options,
+    container)."""
     deployment = next(d for d in rendered.all("Deployment"))
     spec = deployment["spec"]["template"]["spec"]
     container = charts.container(deployment["spec"]["template"], name)
@@ -76,12 +78,17 @@ def docker_run_options(rendered: charts.Rendered, name: str, workdir: Path) -> t
             src.write_text(cm["data"][mount["subPath"]])
             opts += ["-v", f"{src}:{mount['mountPath']}:ro"]
         elif "secret" in vol:
-            secret = secrets[vol["secret"]["secretName"]]
+            secret_name = vol["secret"]["secretName"]
+            if secret_name in (external or {}):
+                data = dict((external or {})[secret_name])
+            else:
+                secret = secrets[secret_name]
+                data = {k: base64.b64decode(v) for k, v in secret.get("data", {}).items()}
+                data.update({k: v.encode() for k, v in secret.get("stringData", {}).items()})
             target.mkdir()
-            for item in vol["secret"]["items"]:
-                raw = secret.get("data", {}).get(item["key"])
-                content = base64.b64decode(raw) if raw is not None else secret["stringData"][item["key"]].encode()
-                (target / item["path"]).write_bytes(content)
+            items = vol["secret"].get("items") or [{"key": k, "path": k} for k in data]
+            for item in items:
+                (target / item["path"]).write_bytes(data[item["key"]])
             opts += ["-v", f"{target}:{mount['mountPath']}:ro"]
         elif "persistentVolumeClaim" in vol:
             target.mkdir(mode=0o777)

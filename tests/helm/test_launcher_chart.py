@@ -35,7 +35,8 @@ def launcher_pods(r: charts.Rendered) -> dict[str, Any]:
 def existing_secret_names(values: dict[str, Any]) -> set[str]:
     """Secrets the operator promises to create (named in values, not made by the chart)."""
     names = {values.get("existingSecret", ""), values.get("registry", {}).get("existingSecret", ""),
-             values.get("outposts", {}).get("existingSecret", "")}
+             values.get("outposts", {}).get("existingSecret", ""),
+             values.get("receipts", {}).get("existingSecret", "")}
     names |= set(values.get("image", {}).get("pullSecrets", []))
     return names - {""}
 
@@ -138,6 +139,9 @@ def test_config_file_sets_only_real_options(case: Any, tmp_path: Path) -> None:
     mounts = charts.container(launcher_pods(r), "launcher")["volumeMounts"]
     assert any(config.BuildManager.docker_config_path.startswith(m["mountPath"] + "/")
                for m in mounts if m["name"] == "registry")
+    # so are the receipt keys all replicas share
+    if values.get("receipts", {}).get("existingSecret"):
+        assert config.Receipts.key_dir in {m["mountPath"] for m in mounts if m["name"] == "receipt-keys"}
 
 
 def test_no_secret_value_outside_secrets(case: Any) -> None:
@@ -211,6 +215,7 @@ def test_z2jh_snippet_registers_this_release(case: Any, tmp_path: Path) -> None:
 BAD_VALUES = [
     ({"replicas": 0}, "/replicas"),
     ({"replicas": 3, "store": {"url": ""}}, "store/url"),
+    ({"replicas": 2, "receipts": {"existingSecret": ""}}, "receipts/existingSecret"),
     ({"builds": {"executor": "docker"}}, "/builds/executor"),
     ({"launcher": {"handoff": "ftp"}}, "/launcher/handoff"),
     ({"launcher": {"baseUrl": "services/launcher"}}, "/launcher/baseUrl"),

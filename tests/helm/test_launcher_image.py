@@ -39,6 +39,19 @@ def launcher_image() -> str:
     return build_image("launcher")
 
 
+@pytest.fixture(scope="module")
+def receipt_keys(launcher_image: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """The signing key, made the way docs/kubernetes.md tells operators (with the image)."""
+    keys = tmp_path_factory.mktemp("receipt-keys")
+    keys.chmod(0o777)
+    subprocess.run(["docker", "run", "--rm", "--user", "10001", "-v", f"{keys}:/keys", launcher_image,
+                    "receipt", "keys", "--rotate", "--Receipts.key_dir=/keys/receipt-keys"],
+                   check=True, capture_output=True, text=True, timeout=120)
+    files = {p.name: p.read_bytes() for p in (keys / "receipt-keys").glob("*.jwk")}
+    assert len(files) == 1
+    return files
+
+
 def render_replica(registry: Registry, pg: Postgres, port: int) -> charts.Rendered:
     values = charts.merge(charts.load_values("nfdi-launcher", "minimal-values.yaml"), {
         "launcher": {"port": port, "handoff": "start-url", "hubUrl": "https://hub.example.org/"},
@@ -48,10 +61,11 @@ def render_replica(registry: Registry, pg: Postgres, port: int) -> charts.Render
     return charts.render("nfdi-launcher", values)
 
 
-def run_replica(image: str, rendered: charts.Rendered, workdir: Path) -> tuple[str, dict[str, Any], list[str]]:
+def run_replica(image: str, rendered: charts.Rendered, workdir: Path,
+                keys: dict[str, bytes]) -> tuple[str, dict[str, Any], list[str]]:
     workdir.mkdir()
     workdir.chmod(0o755)
-    opts, container = docker_run_options(rendered, "launcher", workdir)
+    opts, container = docker_run_options(rendered, "launcher", workdir, {"launcher-receipt-keys": keys})
     name = f"nfdi-launcher-test-{uuid.uuid4().hex[:8]}"
     subprocess.run(["docker", "run", "-d", "--name", name, "--network", "host", *opts,
                     image, *container["args"]], check=True, capture_output=True, text=True)
@@ -72,14 +86,15 @@ def probe(container: dict[str, Any], name: str) -> requests.Response:
 
 
 def test_two_replicas_start_share_the_store_and_answer_the_chart_probes(
-        launcher_image: str, registry: Registry, postgres: Postgres, tmp_path: Path) -> None:
+        launcher_image: str, registry: Registry, postgres: Postgres, receipt_keys: dict[str, bytes],
+        tmp_path: Path) -> None:
     """Two containers, each run as the chart's Deployment runs a replica, on one Postgres."""
     names: list[str] = []
     try:
         replicas = []
         for i in range(2):
             rendered = render_replica(registry, postgres, free_port())
-            name, container, opts = run_replica(launcher_image, rendered, tmp_path / f"replica-{i}")
+            name, container, opts = run_replica(launcher_image, rendered, tmp_path / f"replica-{i}", receipt_keys)
             names.append(name)
             replicas.append((name, container, opts))
         for name, container, opts in replicas:
@@ -99,6 +114,17 @@ def test_two_replicas_start_share_the_store_and_answer_the_chart_probes(
             env = {e["name"]: e["value"] for e in opts_env(opts)}
             assert env["JUPYTERHUB_API_TOKEN"] not in logs
             assert postgres.password not in logs
+        # both replicas publish the one shared receipt key: a receipt verifies at either
+        jwks = []
+        for _name, container, _opts in replicas:
+            http = container["readinessProbe"]["httpGet"]
+            port = charts.port_number(container, http["port"])
+            base = http["path"].removesuffix("health")
+            jwks.append(requests.get(f"http://127.0.0.1:{port}{base}.well-known/jwks.json", timeout=5).json())
+        kid = next(iter(receipt_keys)).removesuffix(".jwk")
+        assert jwks[0] == jwks[1]
+        assert [k["kid"] for k in jwks[0]["keys"]] == [kid]
+        assert "d" not in jwks[0]["keys"][0]  # only the public half is published
         # the replicas' shared state is in the one database the chart's Secret names
         engine = sqlalchemy.create_engine(postgres.url.replace("postgresql://", "postgresql+psycopg://"))
         try:
