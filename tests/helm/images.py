@@ -1,8 +1,9 @@
-"""Build the project's images (helm/Dockerfile) for tests, tagged by their content.
+"""Build the project's images (helm/Dockerfile) for tests, one tag per checkout.
 
-The tag is a digest of everything the image is made of, so an unchanged tree reuses the
-image and a changed one rebuilds only the last layers (seconds; the dependency layer is
-rebuilt only when pyproject.toml changes).
+``docker build`` runs every session: an unchanged tree is a full cache hit (a second or
+two), a changed one rebuilds only the last layers (the dependency layer only when
+pyproject.toml changes). The tag names this checkout, and the image it named before is
+removed when a build replaces it, so repeated runs do not pile up images.
 """
 
 from __future__ import annotations
@@ -17,32 +18,28 @@ from tests.helm import charts
 
 ROOT = Path(__file__).resolve().parents[2]
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
-#: what the image is made of (the rest of the tree is in .dockerignore); a new top-level
-#: package shows up through its __init__.py
-SOURCES = ("pyproject.toml", "README.md", "helm/Dockerfile", ".dockerignore",
-           *(p.name for p in ROOT.iterdir() if (p / "__init__.py").exists() and p.name != "tests"))
-
-
-def source_digest() -> str:
-    h = hashlib.sha256()
-    for name in SOURCES:
-        path = ROOT / name
-        files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) \
-            if path.is_dir() else [path]
-        for f in files:
-            h.update(str(f.relative_to(ROOT)).encode() + b"\0" + f.read_bytes())
-    return h.hexdigest()[:12]
 
 
 def build_image(target: str) -> str:
     """``docker build`` the target (``launcher`` or ``builder``); returns the tag."""
-    tag = f"nfdi-launcher-test-{target}:{source_digest()}"
+    checkout = hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]
+    tag = f"nfdi-launcher-test-{target}:{checkout}"
+    before = _image_id(tag)
     cmd = ["docker", "build", "-q", "-f", "helm/Dockerfile", "--target", target, "-t", tag]
     if CA_BUNDLE.exists():  # the path to PyPI here re-signs TLS
         cmd += ["--secret", f"id=pip-ca,src={CA_BUNDLE}"]
     proc = subprocess.run([*cmd, "."], cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    if before and before != _image_id(tag):
+        # this checkout's previous image (no longer tagged); in use elsewhere: left alone
+        subprocess.run(["docker", "rmi", before], capture_output=True, check=False)
     return tag
+
+
+def _image_id(tag: str) -> str:
+    proc = subprocess.run(["docker", "image", "inspect", "-f", "{{.Id}}", tag],
+                          capture_output=True, text=True, check=False)
+    return proc.stdout.strip() if proc.returncode == 0 else ""
 
 
 def docker_run_options(rendered: charts.Rendered, name: str, workdir: Path,

@@ -75,7 +75,7 @@ def run_replica(image: str, rendered: charts.Rendered, workdir: Path,
 def probe(container: dict[str, Any], name: str) -> requests.Response:
     http = container["readinessProbe"]["httpGet"]
     url = f"http://127.0.0.1:{charts.port_number(container, http['port'])}{http['path']}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # a loaded 2-core machine starts slowly
     while time.monotonic() < deadline:
         try:
             return requests.get(url, timeout=5)

@@ -46,7 +46,7 @@ def outpost(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
     probe = container["readinessProbe"]["httpGet"]
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # a loaded 2-core machine starts slowly
         while time.monotonic() < deadline:
             try:
                 if requests.get(url + probe["path"], timeout=5).status_code == 200:
