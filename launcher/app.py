@@ -96,6 +96,7 @@ def make_receipts(config: LauncherConfig, store: Store, pipeline: Pipeline) -> R
                         parent=config)
     if receipts.enabled:
         receipts.ring.signing_key()  # made now: the JWKS is never empty
+        receipts.publish()  # other replicas serve it too
     if not any(isinstance(h, Stamper) for h in pipeline.ready_hooks):
         pipeline.ready_hooks.append(Stamper(receipts, images))
     return receipts

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import Connection
 from traitlets import Bool, Dict, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
@@ -90,24 +91,42 @@ class Receipts(LoggingConfigurable):
 
     # -- keys ---------------------------------------------------------------------------
     def jwks(self) -> dict[str, Any]:
+        """The keys of this process's key directory and the configured extra keys."""
         return self.ring.jwks(self.extra_public_keys)
+
+    def publish(self) -> None:
+        """Record this process's public keys in the store (blocking; at start)."""
+        keys = [dict(k.public_json(), created=k.created) for k in self.ring.keys()]
+        with self.store.begin() as conn:
+            table.publish_keys(conn, keys)
+
+    async def key_set(self) -> dict[str, Any]:
+        """Every key that signed receipts here: this process's, the other replicas' (from
+        the store), the configured extra ones. This is what /.well-known/jwks.json serves."""
+        stored = await self.store.call(table.published_keys)
+        return self.ring.jwks([*self.extra_public_keys, *stored])
 
     # -- issue and look up -----------------------------------------------------------------
     async def issue(self, facts: Facts, user_name: str = "") -> dict[str, Any]:
         """Sign and store a receipt of *facts*; returns its document."""
-        receipt_id = new_id()
-        if facts.image_digest:
-            earlier = await self.build_facts(facts.image_digest)
-            if earlier is not None:
-                facts.build = facts.build.merged(earlier)
-        body = make_body(receipt_id, facts)
         key = self.ring.signing_key()
-        signature = sign(body, key)
-        await self.store.call(table.insert, receipt_id, body, canonical(body).decode("utf-8"),
-                              signature, user_name)
-        self.log.info("receipt %s: %s %s -> %s", receipt_id, facts.kind,
+        public = dict(key.public_json(), created=key.created)
+
+        def write(conn: Connection) -> dict[str, Any]:  # one transaction: look up, sign, insert
+            if facts.image_digest:
+                earlier = table.latest_for_image(conn, facts.image_digest)
+                if earlier is not None:
+                    facts.build = facts.build.merged(BuildFacts.from_json(earlier.body.get("build") or {}))
+            table.publish_keys(conn, [public])  # a key rotated meanwhile is published first
+            body = make_body(new_id(), facts)
+            signature = sign(body, key)
+            table.insert(conn, body["id"], body, canonical(body).decode("utf-8"), signature, user_name)
+            return document(body, signature)
+
+        doc = await self.store.call(write)
+        self.log.info("receipt %s: %s %s -> %s", doc["receipt"]["id"], facts.kind,
                       facts.target.identifier, facts.image)
-        return document(body, signature)
+        return doc
 
     async def build_facts(self, digest: str) -> BuildFacts | None:
         row = await self.store.call(table.latest_for_image, digest)
@@ -136,7 +155,7 @@ class Receipts(LoggingConfigurable):
         launcher's keys, image from an allowed registry); ReceiptError otherwise."""
         doc = await self.get(receipt_id)
         try:
-            body = verify(doc, self.jwks())
+            body = verify(doc, await self.key_set())
         except VerifyError as err:
             raise ReceiptError(409, f"receipt {receipt_id} does not verify with this "
                                     f"launcher's keys, so it is not relaunched: {err}") from err

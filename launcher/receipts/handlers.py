@@ -62,11 +62,11 @@ class JwksHandler(ReceiptMixin):
     async def prepare(self) -> None:  # public keys: no user lookup, nothing to protect
         pass
 
-    def get(self) -> None:
+    async def get(self) -> None:
+        keys = await self.receipts.key_set()
         self.set_header("Cache-Control", "public, max-age=300")
-        self.set_status(200)
         self.set_header("Content-Type", "application/jwk-set+json")
-        self.finish(json.dumps(self.receipts.jwks()))
+        self.finish(json.dumps(keys))
 
 
 class ReceiptApiHandler(ReceiptMixin):
@@ -89,7 +89,8 @@ class MyReceiptsHandler(ReceiptMixin):
 class ReceiptCrateHandler(ReceiptMixin):
     async def get(self, receipt_id: str) -> None:
         doc = await self.load(receipt_id)
-        data = await asyncio.to_thread(crate_zip, doc, self.links(receipt_id), self.receipts.jwks())
+        keys = await self.receipts.key_set()
+        data = await asyncio.to_thread(crate_zip, doc, self.links(receipt_id), keys)
         self.set_header("Content-Type", "application/zip")
         self.set_header("Content-Disposition", f'attachment; filename="receipt-{receipt_id}-ro-crate.zip"')
         self.finish(data)

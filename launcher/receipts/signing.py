@@ -68,16 +68,23 @@ class KeyRing:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        self._cache: tuple[int, list[Key]] | None = None
 
     def keys(self) -> list[Key]:
-        """Every key, oldest first."""
+        """Every key, oldest first (read again when the directory changed: a rotation or
+        retirement by ``nfdi-launcher receipt keys`` applies without a restart)."""
+        try:
+            stamp = self.directory.stat().st_mtime_ns
+        except FileNotFoundError:
+            return []
+        if self._cache is not None and self._cache[0] == stamp:
+            return list(self._cache[1])
         found: list[Key] = []
-        if not self.directory.is_dir():
-            return found
         for path in sorted(self.directory.glob("*.jwk")):
             found.append(load_key(json.loads(path.read_text(encoding="utf-8")), str(path)))
         found.sort(key=lambda k: (k.created, k.kid))
-        return found
+        self._cache = (stamp, found)
+        return list(found)
 
     def signing_key(self) -> Key:
         """The newest private key; one is made when there is none."""

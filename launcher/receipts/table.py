@@ -1,5 +1,9 @@
 """The ``receipts`` table of the launcher's store (:mod:`launcher.store`) and its access.
 
+``receipt_keys`` holds the public half of every signing key any process of this launcher
+used, so replicas sharing one database publish each other's keys (each keeps its private key
+in its own key directory) and a key made by a restarted pod still verifies old receipts.
+
 One row per receipt: the signed body (canonical JSON, exactly the signed bytes) and its
 signature, plus columns to find receipts by image digest (build facts of a cached image)
 and by user ("My launches"). ``user_name`` is the hub user who launched; it is never part
@@ -27,6 +31,14 @@ receipts_table = sa.Table(
     sa.Column("user_name", sa.String(255), nullable=False, default="", index=True),
     sa.Column("body", sa.Text, nullable=False),  # canonical JSON: the signed bytes
     sa.Column("signature", sa.Text, nullable=False),  # detached compact JWS
+)
+
+
+keys_table = sa.Table(
+    "receipt_keys", metadata,
+    sa.Column("kid", sa.String(100), primary_key=True),
+    sa.Column("jwk", sa.Text, nullable=False),  # the public JWK (JSON)
+    sa.Column("created", sa.BigInteger, nullable=False),
 )
 
 
@@ -72,3 +84,24 @@ def for_user(conn: Connection, user_name: str, limit: int = 50) -> list[Row]:
     query = (sa.select(receipts_table).where(receipts_table.c.user_name == user_name)
              .order_by(receipts_table.c.created.desc()).limit(limit))
     return [_row(r) for r in conn.execute(query)]
+
+
+def publish_keys(conn: Connection, keys: list[dict[str, Any]]) -> None:
+    """Record public JWKs (``kid``, ``created``) that are not recorded yet."""
+    kids = [key["kid"] for key in keys]
+    known = set(conn.execute(sa.select(keys_table.c.kid).where(keys_table.c.kid.in_(kids))).scalars())
+    for key in keys:
+        if key["kid"] in known:
+            continue
+        public = {k: v for k, v in key.items() if k not in ("d", "created")}
+        try:
+            with conn.begin_nested():  # another thread of this process may publish it first
+                conn.execute(keys_table.insert().values(kid=key["kid"], jwk=json.dumps(public),
+                                                        created=int(key.get("created") or 0)))
+        except sa.exc.IntegrityError:
+            pass
+
+
+def published_keys(conn: Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(sa.select(keys_table).order_by(keys_table.c.created))
+    return [dict(json.loads(r.jwk)) for r in rows]

@@ -10,6 +10,7 @@ import pytest
 from fdo.target import Hop, LaunchTarget
 from launcher.receipts.book import Receipts
 from launcher.receipts.model import BuildFacts, Facts
+from launcher.receipts.table import receipts_table
 from launcher.store import Store
 
 COMMIT = "3f786850e387550fdab836ed7e6dc881de23001b"
@@ -38,10 +39,17 @@ def facts(**kw: object) -> Facts:
     return Facts(**base)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(db_url=f"sqlite:///{tmp_path / 'launcher.sqlite'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The launcher's store on SQLite, and on a real PostgreSQL server (replicas)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'launcher.sqlite'}"
+    else:
+        url = request.getfixturevalue("postgres").url
+    s = Store(db_url=url)
     s.start()
+    with s.begin() as conn:  # each test starts without receipts
+        conn.execute(receipts_table.delete())
     yield s
     s.close()
 
