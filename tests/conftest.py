@@ -8,6 +8,7 @@ Fixtures (see each module's docstring):
 - ``tests.harness.canary``: loopback server that must get no request (``canary``).
 - ``tests.harness.netns``: run code in a loopback-only network namespace (``netns_run``).
 - ``tests.harness.postgres``: a real PostgreSQL server in a temp dir (``postgres``).
+- ``tests.harness.dockerd``: a private Docker engine tests may restart (``private_dockerd``).
 - ``tests.harness.chromium``: Debian's headless Chromium through Playwright (``chromium``,
   ``chromium_page``).
 - ``tests.harness.stack``: ``nfdi-launcher stack`` as a subprocess, as the README starts it
@@ -45,6 +46,7 @@ pytest_plugins = [
     "tests.harness.registry",
     "tests.harness.gitserver",
     "tests.harness.postgres",
+    "tests.harness.dockerd",
     "tests.harness.chromium",
     "tests.harness.stack",
     "tests.harness.slurm",
