@@ -7,12 +7,12 @@ import logging
 from typing import Any
 
 from tornado import web
-from tornado.httpserver import HTTPServer
 from tornado.ioloop import PeriodicCallback
 from tornado.netutil import bind_sockets
 from traitlets import Float, Integer, Unicode
 from traitlets.config import LoggingConfigurable
 
+from appbase.web import BodyLimits, hardened_server
 from outpost.handlers.flavors import FlavorsHandler, UserFlavorsHandler
 from outpost.handlers.ping import PingHandler
 from outpost.handlers.services import ServiceHandler, ServicesHandler
@@ -21,7 +21,7 @@ from outpost.manager import Outpost
 log = logging.getLogger("nfdi_launcher.outpost")
 
 
-def make_app(outpost: Outpost, base_path: str = "/") -> web.Application:
+def make_app(outpost: Outpost, base_path: str = "/", max_json_depth: int = 32) -> web.Application:
     base = "/" + base_path.strip("/") + "/" if base_path.strip("/") else "/"
     routes: list[Any] = [
         (rf"{base}ping/?", PingHandler),
@@ -31,7 +31,7 @@ def make_app(outpost: Outpost, base_path: str = "/") -> web.Application:
         (rf"{base}flavors/?", FlavorsHandler),
         (rf"{base}userflavors/?", UserFlavorsHandler),
     ]
-    return web.Application(routes, outpost=outpost)
+    return web.Application(routes, outpost=outpost, max_json_depth=max_json_depth)
 
 
 class OutpostServer(LoggingConfigurable):
@@ -55,11 +55,36 @@ class OutpostServer(LoggingConfigurable):
         help="Seconds between checks that stop servers whose flavor runtime has expired.",
     ).tag(config=True)
 
+    max_body_size = Integer(
+        1024 * 1024,
+        help="""Largest request body in bytes (``POST /services``, ``/userflavors``); other
+        requests take none. Checked from the headers before anything is read, so also
+        before authentication: a larger declared body is answered 413 at once, a chunked
+        one is cut off at this size.""",
+    ).tag(config=True)
+
+    max_json_depth = Integer(
+        32, help="Deepest nesting of arrays/objects accepted in a JSON body (deeper: 422)."
+    ).tag(config=True)
+
+    header_timeout = Float(
+        20.0,
+        help="""Seconds a connection may take to send a request's complete headers (from
+        connecting, or from its previous response); slower ones are dropped, idle
+        keep-alive connections too.""",
+    ).tag(config=True)
+
+    body_timeout = Float(
+        30.0, help="Seconds a request may take to send its body; slower ones are dropped."
+    ).tag(config=True)
+
     def __init__(self, outpost: Outpost | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         #: the Outpost it serves; by default one configured from the same config
         self.outpost = outpost or Outpost(parent=self)
-        self.http = HTTPServer(make_app(self.outpost, self.base_path), xheaders=False)
+        app = make_app(self.outpost, self.base_path, max_json_depth=self.max_json_depth)
+        self.http = hardened_server(app, BodyLimits(self.max_body_size),
+                                    header_timeout=self.header_timeout, body_timeout=self.body_timeout)
         self.loop_cb = PeriodicCallback(self._housekeeping, self.check_interval * 1000)
 
     async def _housekeeping(self) -> None:

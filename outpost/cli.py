@@ -49,7 +49,11 @@ class OutpostApp(LauncherApp):
         asyncio.run(self._serve())
 
     async def _serve(self) -> None:
-        server = OutpostServer(parent=self)
+        try:
+            server = OutpostServer(parent=self)
+        except ValueError as err:  # e.g. a hub without a password: say what, do not start
+            self.log.critical("cannot start the Outpost: %s", err)
+            self.exit(2)
         port = server.listen()
         await server.recover()
         # Printed for scripts (the stack, tests) that start us with --port 0.

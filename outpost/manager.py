@@ -137,7 +137,8 @@ class Outpost(LoggingConfigurable):
     def flavors(self, hub: str, auth: dict[str, Any] | None = None) -> dict[str, Any]:
         result = fl.sorted_flavors(fl.flavors_for(self.flavor_config(), hub, auth))
         for name, flavor in result.items():
-            flavor["current"] = self.store.count(name)
+            # this hub's servers only: hubs never learn about each other (issue 10)
+            flavor["current"] = self.store.count(name, hub=hub)
             flavor.setdefault("max", -1)
             flavor.setdefault("weight", 0)
             flavor.setdefault("display_name", name)

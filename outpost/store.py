@@ -139,10 +139,14 @@ class Store:
         return [self._row(r) for r in self.db.execute(sql + " ORDER BY start_date", args)]
 
     def count(self, flavor: str, hub: str | None = None, user_id: str | None = None) -> int:
+        """Servers of *flavor*: all, one hub's, or one user's of one hub."""
         sql, args = "SELECT COUNT(*) FROM service WHERE flavor=?", [flavor]
         if hub is not None:
-            sql += " AND hub=? AND user_id=?"
-            args += [hub, user_id or ""]
+            sql += " AND hub=?"
+            args.append(hub)
+        if user_id is not None:
+            sql += " AND user_id=?"
+            args.append(user_id)
         return int(self.db.execute(sql, args).fetchone()[0])
 
     def expired(self, now: float) -> list[Record]:

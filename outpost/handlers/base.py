@@ -16,6 +16,7 @@ from typing import Any
 
 from tornado import web
 
+from appbase.web import JSONTooDeep, loads_bounded
 from outpost.body import BodyError
 from outpost.flavors import FlavorError
 from outpost.manager import NotFound, Outpost
@@ -53,7 +54,9 @@ class BaseHandler(web.RequestHandler):
 
     def json_body(self) -> Any:
         try:
-            return json.loads(self.request.body or b"null")
+            return loads_bounded(self.request.body or b"null", self.settings.get("max_json_depth", 32))
+        except JSONTooDeep as e:
+            raise BodyError("body", str(e)) from e
         except (ValueError, UnicodeDecodeError) as e:
             raise BodyError("body", "is not valid JSON") from e
 

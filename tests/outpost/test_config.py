@@ -39,6 +39,37 @@ def test_credentials_file_must_be_a_mapping(tmp_path: Path,
     assert load_credentials() == {}
 
 
+@pytest.mark.parametrize("text, env", [
+    ("hub-a: pw-a\nhubC:\n", {}),  # YAML null: was the password "None" (issue 10)
+    ("hub-a: pw-a\nhubC: ''\n", {}),  # empty: was matched by "\0"
+    ("hub-a: pw-a\nhubC: '   '\n", {}),
+    ("hub-a: pw-a\n", {"OUTPOST_CREDENTIALS": json.dumps({"hubC": None})}),
+    ("hub-a: pw-a\n", {"usernames": "hub-d;hubC", "passwords": "pw-d"}),
+])
+def test_a_hub_without_a_password_is_refused_at_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     text: str, env: dict[str, str]) -> None:
+    for var in ("OUTPOST_CREDENTIALS", "usernames", "passwords"):
+        monkeypatch.delenv(var, raising=False)
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    creds = tmp_path / "hubs.yaml"
+    creds.write_text(text)
+    with pytest.raises(ValueError, match="hub 'hubC' has no password"):
+        load_credentials(str(creds))
+
+
+def test_the_outpost_does_not_start_with_a_passwordless_hub(tmp_path: Path) -> None:
+    creds = tmp_path / "hubs.yaml"
+    creds.write_text("hub-a: pw-a\nhubC:\n")
+    proc = subprocess.run(
+        [str(VENV_BIN / "nfdi-launcher"), "outpost", "--port", "0", "--credentials", str(creds),
+         "--db", str(tmp_path / "o.sqlite")], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "hub 'hubC' has no password" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "outpost listening" not in proc.stdout
+
+
 @pytest.mark.parametrize("cls", [OutpostServer, Outpost, DockerBackend])
 def test_every_option_has_help(cls: type) -> None:
     for name, trait in cls.class_traits(config=True).items():  # type: ignore[attr-defined]

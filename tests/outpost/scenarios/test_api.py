@@ -121,6 +121,9 @@ def test_limits_max_and_max_per_user(outpost: OutpostProc, api_url: str) -> None
     # The same user id on another hub is another user.
     assert outpost.request("POST", "/services", hub="hub-b1",
                            json=start_body("s3", api_url=api_url)).status_code == 200
+    # /flavors/ counts the calling hub's servers only (issue 10: not the other hubs')
+    assert outpost.request("GET", "/flavors/").json()["small"]["current"] == 2
+    assert outpost.request("GET", "/flavors/", hub="hub-b1").json()["small"]["current"] == 1
     for hub, name in (("hub-a", "big"), ("hub-a", "s1"), ("hub-a", "s2"), ("hub-b1", "s3")):
         assert outpost.request("DELETE", f"/services/{name}/s1", hub=hub).status_code == 200
     assert outpost.containers() == []
