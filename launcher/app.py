@@ -21,7 +21,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 import tornado.web
+from tornado.httpserver import HTTPServer
 
+from appbase.web import BodyLimits, hardened_server
 from launcher import eventlog
 from launcher.admission import Admission, run_with_quotas
 from launcher.config import LauncherConfig
@@ -111,6 +113,7 @@ def make_app(
 ) -> tornado.web.Application:
     """Build the application; *pipeline* defaults to fdo + builders + the configured hand-off."""
     config = config or LauncherConfig()
+    config.check()
     pipeline = pipeline or Pipeline.from_config(config)
     if eventlog.observer not in pipeline.observers:
         pipeline.observers.append(eventlog.observer)
@@ -142,3 +145,11 @@ def make_app(
     }
     app_settings.update(settings)
     return tornado.web.Application(handlers, **app_settings)
+
+
+def make_server(app: tornado.web.Application) -> HTTPServer:
+    """The HTTP server for *app*: body limits before buffering, header and body timeouts
+    (:func:`appbase.web.hardened_server`, settings of ``LauncherConfig``)."""
+    config: LauncherConfig = app.settings["launcher"]
+    return hardened_server(app, BodyLimits(config.max_body_size), header_timeout=config.header_timeout,
+                           body_timeout=config.body_timeout, xheaders=config.trust_xheaders)

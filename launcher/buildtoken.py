@@ -1,7 +1,11 @@
-"""BinderHub-compatible build tokens: HS256 JWTs ``{"exp", "aud", "origin"}`` (stdlib only).
+"""BinderHub-compatible build tokens: HS256 JWTs ``{"exp", "aud", "origin", "client",
+"jti"}`` (stdlib only).
 
-A ``/v2/`` page embeds a token for its ``<provider>/<spec>``; the ``/build/`` stream
-accepts it instead of counting the request against the IP rate limit.
+A ``/v2/`` page embeds a token for its ``<provider>/<spec>``. It is bound to the client
+the page was served to (``client``: a keyed hash of the user or IP, never the IP itself)
+and lives ``build_token_expires_seconds``. The page was counted against the client's rate
+limit, so the token's first use on ``/build/`` is not counted again; any later use is
+(:class:`launcher.limits.UsedTokens`), so no number of tokens buys more requests.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import time
 from typing import Any
 
@@ -41,9 +46,14 @@ def encode(claims: dict[str, Any], secret: str) -> str:
     return f"{header}.{payload}.{_b64(signature)}"
 
 
+def client_claim(secret: str, client: str) -> str:
+    """The ``client`` claim for a client key (``user:<name>`` or ``ip:<address>``)."""
+    return hmac.new(_key(secret), b"client:" + client.encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def decode(token: str, secret: str, audience: str, origin: str | None = None,
-           now: float | None = None) -> dict[str, Any]:
-    """Verify signature, ``exp``, ``aud`` (and ``origin`` if given); return the claims."""
+           now: float | None = None, client: str | None = None) -> dict[str, Any]:
+    """Verify signature, ``exp``, ``aud`` (and ``origin``, ``client`` if given); return the claims."""
     parts = token.split(".")
     if len(parts) != 3 or len(token) > 4096:
         raise BuildTokenError("Invalid build token: malformed")
@@ -64,8 +74,15 @@ def decode(token: str, secret: str, audience: str, origin: str | None = None,
         raise BuildTokenError("Invalid build token: issued for another repository")
     if origin is not None and claims.get("origin") != origin:
         raise BuildTokenError("Invalid build token: issued for another origin")
+    if client is not None and not hmac.compare_digest(str(claims.get("client", "")),
+                                                      client_claim(secret, client)):
+        raise BuildTokenError("Invalid build token: issued to another client")
     return claims
 
 
-def issue(secret: str, audience: str, origin: str, expires_in: int = 300) -> str:
-    return encode({"exp": int(time.time()) + expires_in, "aud": audience, "origin": origin}, secret)
+def issue(secret: str, audience: str, origin: str, expires_in: int = 300, client: str = "") -> str:
+    claims = {"exp": int(time.time()) + expires_in, "aud": audience, "origin": origin,
+              "jti": secrets.token_urlsafe(12)}
+    if client:
+        claims["client"] = client_claim(secret, client)
+    return encode(claims, secret)

@@ -99,16 +99,49 @@ class LauncherConfig(Configurable):
 
     badge_base_url = Unicode(
         "",
-        help="""Public base URL used in badges, snippets and ``binder_launch_host``
-        (BinderHub's ``badge_base_url``), e.g. ``https://launch.example.org/``.
-        Empty: derived from the request's scheme, host and base_url.""",
+        help="""Public base URL used in badges, snippets, the OpenAPI document and
+        ``binder_launch_host`` (BinderHub's ``badge_base_url``), e.g.
+        ``https://launch.example.org/``. Empty: as a hub service (base_url
+        ``/services/...``) ``<hub_url><base_url>``; otherwise the request's scheme and
+        Host, if Host is one of allowed_hosts. Required with trust_xheaders unless the
+        hub-service default applies.""",
+    ).tag(config=True)
+
+    allowed_hosts = List(
+        Unicode(),
+        ["localhost", "127.0.0.1", "::1"],
+        help="""Host names (without port) the launcher answers for when it takes its public
+        URL from the request (badge_base_url empty, not a hub service). A request with any
+        other Host gets 400 where a link would be made, so a forged Host never reaches a
+        snippet or the OpenAPI ``servers``. ``"*"`` allows any Host (unsafe).""",
     ).tag(config=True)
 
     trust_xheaders = Bool(
         False,
         help="""Trust X-Forwarded-For/-Proto/-Host from a reverse proxy (client IP for the
-        rate limit, scheme/host for links). Enable only behind a proxy you control.""",
+        rate limit, scheme/host for links). Enable only behind a proxy you control; then
+        badge_base_url is required (or the hub-service default).""",
     ).tag(config=True)
+
+    def public_url(self) -> str:
+        """The configured public URL (ending in ``/``), or "" if it comes from the request."""
+        if self.badge_base_url:
+            return _ensure_slash(self.badge_base_url)
+        if self.hub_url and self.base_url.startswith("/services/"):
+            return self.hub_url + self.base_url.lstrip("/")  # behind the hub's proxy
+        return ""
+
+    def host_allowed(self, host: str) -> bool:
+        """Is *host* (``name[:port]``, as in the Host header) one of allowed_hosts?"""
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 or "]" in host else host
+        name = name.strip("[]").rstrip(".").lower()
+        return "*" in self.allowed_hosts or name in {h.strip("[]").lower() for h in self.allowed_hosts}
+
+    def check(self) -> None:
+        """Refuse settings that cannot work together (at start-up, with what to change)."""
+        if self.trust_xheaders and not self.public_url():
+            raise ValueError("c.LauncherConfig.badge_base_url is required with trust_xheaders: "
+                             "behind a proxy the Host header is the client's to choose")
 
     # -- the hub ------------------------------------------------------------------------
     hub_url = Unicode(
@@ -181,6 +214,28 @@ class LauncherConfig(Configurable):
         "",
         help="""Value of Access-Control-Allow-Origin on API and event-stream responses
         (``*`` or one origin). Empty: no CORS header (``/versions`` always sends ``*``).""",
+    ).tag(config=True)
+
+    max_body_size = Int(
+        16384,
+        help="""Largest request body in bytes (``POST /api/v1/...``); other requests take
+        none. Checked from the headers, before the body is read: a larger declared body is
+        answered 413 at once, a chunked one is cut off at this size.""",
+    ).tag(config=True)
+
+    max_json_depth = Int(
+        32, help="Deepest nesting of arrays/objects accepted in a JSON body (deeper: 400)."
+    ).tag(config=True)
+
+    header_timeout = Float(
+        20.0,
+        help="""Seconds a connection may take to send a request's complete headers (from
+        connecting, or from its previous response); slower ones are dropped. Idle
+        keep-alive connections are closed after the same time.""",
+    ).tag(config=True)
+
+    body_timeout = Float(
+        30.0, help="Seconds a request may take to send its body; slower ones are dropped."
     ).tag(config=True)
 
     max_query_length = Int(

@@ -33,6 +33,7 @@ from sqlalchemy.engine import Connection
 from traitlets import Float, Int
 from traitlets.config import LoggingConfigurable
 
+from fdo.target import LaunchTarget
 from launcher import events
 from launcher.pipeline import Event, LaunchRequest
 from launcher.store import Store, metadata
@@ -93,15 +94,24 @@ class Job:
 def job_row(job: Job, now: float) -> dict[str, Any]:
     return {"id": job.id, "kind": job.kind, "status": job.status,
             "identifier": job.request.identifier, "user_name": job.request.user,
-            "request": json.dumps(dataclasses.asdict(job.request)),
+            "request": json.dumps(request_json(job.request)),
             "events": json.dumps(job.events), "created": job.created, "updated": now,
             "owner": job.owner, "heartbeat": now}
 
 
+def request_json(request: LaunchRequest) -> dict[str, Any]:
+    data = {f: getattr(request, f) for f in _REQUEST_FIELDS if f != "target"}
+    data["target"] = request.target.to_json() if request.target is not None else None
+    return data
+
+
 def job_from_row(row: Any) -> Job:
     stored = json.loads(row.request)
+    target = stored.pop("target", None)
     # fields added to LaunchRequest later default; fields removed since are dropped
     request = LaunchRequest(**{k: v for k, v in stored.items() if k in _REQUEST_FIELDS})
+    if target:
+        request.target = LaunchTarget.from_json(target)
     return Job(id=row.id, kind=row.kind, request=request, owner=row.owner, created=row.created,
                events=json.loads(row.events), status=row.status)
 

@@ -53,7 +53,7 @@ class PipelineError(Exception):
 
 @dataclass
 class LaunchRequest:
-    """What the client asked for (from the URL), before anything is resolved."""
+    """What the client asked for, as admitted (:meth:`launcher.admission.Admission.admit`)."""
 
     provider: str
     spec: str  # as requested, still percent-encoded
@@ -69,6 +69,8 @@ class LaunchRequest:
     build_token: bool = False  # a valid build token was presented
     origin: str = ""  # the host the launch came through (analytics)
     request_origin: str = ""  # Origin header, else Sec-Fetch-Site
+    #: the resolved target when admission resolved it already (launcher.admission)
+    target: LaunchTarget | None = None
 
     @property
     def identifier(self) -> str:
@@ -244,27 +246,40 @@ class Pipeline(LoggingConfigurable):
         return ev
 
     # -- step 1 ----------------------------------------------------------------------
-    async def resolve(self, ctx: LaunchContext) -> AsyncIterator[Event]:
-        if ctx.target is not None:  # given (relaunch by receipt): nothing to resolve
-            return
-        identifier = ctx.request.identifier
+    def is_memoised(self, identifier: str) -> bool:
+        return self._targets.get(identifier) is not None
+
+    async def resolve_target(self, identifier: str) -> LaunchTarget:
+        """The target of *identifier*, memoised when the identifier is already pinned;
+        a :class:`PipelineError` with the resolver's message otherwise."""
         memo = self._targets.get(identifier)
         if memo is not None:
-            ctx.target = memo
-            return
+            return memo
         if self.resolver is None:
             raise PipelineError(503, "resolving identifiers is not available on this launcher")
-        yield events.waiting(f"Resolving {identifier} ...")
         try:
             target = await asyncio.get_running_loop().run_in_executor(None, self.resolver, identifier)
         except ResolveError as err:
             raise PipelineError(err.status_code, f"Could not resolve {identifier}: {err}") from err
+        if not target.ambiguous and target.launch_path == f"v2/{identifier}":  # pinned: immutable
+            self._targets.put(identifier, target, MEMO_SECONDS)
+        return target
+
+    async def resolve(self, ctx: LaunchContext) -> AsyncIterator[Event]:
+        if ctx.target is not None:  # given (relaunch by receipt): nothing to resolve
+            return
+        identifier = ctx.request.identifier
+        target = ctx.request.target
+        if target is None:
+            if self.is_memoised(identifier):
+                ctx.target = await self.resolve_target(identifier)
+                return
+            yield events.waiting(f"Resolving {identifier} ...")
+            target = await self.resolve_target(identifier)
         if target.ambiguous:
             raise PipelineError(409, f"{identifier} is ambiguous; pick one of the choices",
                                 choices=[c.to_json() for c in target.choices])
         ctx.target = target
-        if target.launch_path == ctx.request.binder_request:  # already pinned: immutable
-            self._targets.put(identifier, target, MEMO_SECONDS)
         chain = " -> ".join([identifier] + [h.to for h in target.chain])
         yield events.event("waiting", f"Resolved {identifier} to {target.source} at {target.ref} ({chain})",
                            target=target.to_json())

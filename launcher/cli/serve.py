@@ -17,7 +17,6 @@ import os
 from typing import Any
 from urllib.parse import urlparse
 
-from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from traitlets import Int, Unicode, default
 
@@ -86,7 +85,9 @@ class ServeApp(LauncherApp):
         app = self.make_app()
         # bound here, not by app.listen, so the chosen port (--port 0) is ours to read
         sockets = bind_sockets(self.port, self.ip)
-        server = HTTPServer(app, xheaders=app.settings.get("xheaders", False))
+        from launcher.app import make_server
+
+        server = make_server(app)
         server.add_sockets(sockets)
         port = sockets[0].getsockname()[1]
         base_url = app.settings["base_url"]

@@ -8,21 +8,24 @@ so a client can show the log after the fact, from any replica, after a restart.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from launcher.admission import AdmissionError
+from appbase.web import JSONTooDeep, loads_bounded
 from launcher.handlers.base import BaseHandler, UserError
 from launcher.openapi import OPENAPI
-from launcher.pipeline import LaunchRequest
 
 
 class ApiHandler(BaseHandler):
     def body_json(self) -> dict[str, Any]:
-        if len(self.request.body) > 16384:
-            raise UserError(413, "request body too large")
+        """The request's JSON object. Its size was limited before it was read
+        (``LauncherConfig.max_body_size``, :mod:`appbase.web`); its nesting is here."""
+        limit = self.launcher.max_body_size
+        if len(self.request.body) > limit:  # served by a plain HTTPServer (tests, embedding)
+            raise UserError(413, f"Request body too large: request bodies here are limited to {limit} bytes")
         try:
-            data = json.loads(self.request.body or b"{}")
+            data = loads_bounded(self.request.body or b"{}", self.launcher.max_json_depth)
+        except JSONTooDeep as err:
+            raise UserError(400, f"request body is not accepted: {err}") from err
         except ValueError as err:
             raise UserError(400, "request body must be a JSON object") from err
         if not isinstance(data, dict):
@@ -35,10 +38,11 @@ class ResolveHandler(ApiHandler):
         identifier = self.get_argument("id", "").strip()
         if not identifier:
             raise UserError(400, "missing ?id=<identifier>")
-        target = await self.resolve(identifier)
-        data = target.to_json()
-        if not target.ambiguous:
-            data["launch_url"] = self.public_base_url() + target.launch_path
+        request = await self.admit(self.ask("resolve", identifier=identifier))
+        assert request.target is not None
+        data = request.target.to_json()
+        if not request.target.ambiguous:
+            data["launch_url"] = self.public_base_url() + request.target.launch_path
         self.write_json(data)
 
 
@@ -51,25 +55,16 @@ class JobsHandler(ApiHandler):
         identifier = str(body.get("id", "")).strip()
         if not identifier:
             raise UserError(400, 'missing "id" (a DOI, Handle, SWHID, Git URL or Binder spec)')
-        storage = self.checked_storage_path(str(body.get("localstoragepath", "")))
-        target = await self.resolve(identifier)
+        request = await self.admit(self.ask(
+            f"api-{self.kind}", identifier=identifier, system=str(body.get("system", "")),
+            flavor=str(body.get("flavor", "")), project=str(body.get("project", "")),
+            account=str(body.get("account", "")), storage_path=str(body.get("localstoragepath", "")),
+            name=str(body.get("name", "")), build_only=self.kind == "build"))
+        target = request.target
+        assert target is not None
         if target.ambiguous:
             self.write_json({"message": f"{identifier} is ambiguous", **target.to_json()}, 409)
             return
-        provider, _, spec = target.launch_path.removeprefix("v2/").partition("/")
-        try:
-            if not self.current_user:
-                for key, value in self.state.admission.rate.check(self.client_ip).items():
-                    self.set_header(key, value)
-            self.state.admission.policy.check(f"{provider}/{spec}")
-        except AdmissionError as err:
-            raise UserError(err.status_code, str(err)) from err
-        system, flavor, hpc = await self.pick_choice(
-            *(str(body.get(k, "")) for k in ("system", "flavor", "project", "account")))
-        request = LaunchRequest(provider=provider, spec=spec, client_ip=self.client_ip,
-                                launch_host=self.public_base_url(), user=self.user_name, system=system,
-                                flavor=flavor, hpc=hpc, storage_path=storage,
-                                name=str(body.get("name", ""))[:100], build_only=self.kind == "build")
         job = await self.state.jobs.start(self.kind, request)
         self.set_header("Location", f"{self.base_url}api/v1/{self.collection}/{job.id}")
         self.write_json(job.to_json(), 202)

@@ -15,6 +15,8 @@ from urllib.parse import unquote
 
 from tornado import web
 
+from launcher.admission import ENTRIES, AdmissionError, Ask
+from launcher.pipeline import LaunchRequest, PipelineError
 from launcher.systems import pick_project, pick_resource, systems_for_auth_state
 
 if TYPE_CHECKING:
@@ -137,28 +139,54 @@ class BaseHandler(web.RequestHandler):
         return unquote(provider), spec.rstrip("/")
 
     def public_base_url(self) -> str:
-        """``badge_base_url`` or ``<scheme>://<host><base_url>`` (BinderHub's launch host)."""
-        if self.launcher.badge_base_url:
-            url = self.launcher.badge_base_url
-            return url if url.endswith("/") else url + "/"
-        return f"{self.request.protocol}://{self.request.host}{self.base_url}"
+        """The launcher's public URL (BinderHub's launch host, links, snippets): the
+        configured one (:meth:`LauncherConfig.public_url`), else this request's scheme and
+        Host if Host is one of ``allowed_hosts``; any other Host is a 400, never echoed
+        into a link."""
+        fixed = self.launcher.public_url()
+        if fixed:
+            return fixed
+        host = self.request.host
+        if not self.launcher.host_allowed(host):
+            raise UserError(400, "This launcher does not answer for this Host; its operator sets "
+                                 "c.LauncherConfig.badge_base_url (or allowed_hosts)")
+        return f"{self.request.protocol}://{host}{self.base_url}"
 
     def token_origin(self) -> str:
         """The origin a build token is bound to: the Origin header's netloc, else Host."""
         return self.request.headers.get("Origin", "").split("://", 1)[-1] or self.request.host
 
-    def build_token(self, provider: str, spec: str) -> str:
-        """A BinderHub build token for ``<provider>/<spec>`` (embed it in the /v2/ page)."""
-        from launcher import buildtoken
+    def ask(self, entry: str, **fields: Any) -> Ask:
+        """What this request asks of admission (client, user, origins filled in)."""
+        return Ask(entry=entry, client_ip=self.client_ip, user=self.user_name,
+                   token_origin=self.token_origin(),
+                   origin=self.request.host,
+                   request_origin=self.request.headers.get("Origin", "")
+                   or self.request.headers.get("Sec-Fetch-Site", ""), **fields)
 
-        return buildtoken.issue(self.launcher.build_token_secret, f"{provider}/{spec}",
-                                self.token_origin(), self.launcher.build_token_expires_seconds)
+    async def admit(self, ask: Ask) -> LaunchRequest:
+        """:meth:`Admission.admit`; a refusal as a :class:`UserError`, rate-limit headers set."""
+        try:
+            if ENTRIES[ask.entry][2]:  # a build or launch: its resource, its public URL
+                await self.choose_resource(ask)
+                ask.launch_host = self.public_base_url()
+            return await self.state.admission.admit(ask, self.state.pipeline.resolve_target)
+        except (AdmissionError, PipelineError) as err:
+            raise UserError(err.status_code, str(err)) from err
+        finally:
+            for key, value in ask.headers.items():
+                self.set_header(key, value)
 
-    def checked_storage_path(self, storage: str) -> str:
-        """*storage* ("" = the default) if it is an absolute path without '..', else a 400."""
-        if storage and (not storage.startswith("/") or ".." in storage.split("/")):
-            raise UserError(400, "localstoragepath must be an absolute path without '..'")
-        return storage
+    async def choose_resource(self, ask: Ask) -> None:
+        """Check and fill in the system, flavor and HPC project of a build or launch."""
+        if ask.build_only:  # no launch: the user's own choices do not matter
+            try:
+                ask.system, ask.flavor = pick_resource(self.launcher.systems, ask.system, ask.flavor)
+            except ValueError as err:
+                raise UserError(400, str(err)) from err
+            return
+        ask.system, ask.flavor, ask.hpc = await self.pick_choice(
+            ask.system, ask.flavor, ask.project, ask.account)
 
     def checked_urlpath(self, query: dict[str, str]) -> str:
         """The in-server path *query* asks for; a hostile one is a 400, never a redirect."""
@@ -168,20 +196,6 @@ class BaseHandler(web.RequestHandler):
             return resolve_urlpath(query)
         except UnsafePath as err:
             raise UserError(400, str(err)) from err
-
-    async def resolve(self, identifier: str) -> Any:
-        """Resolve *identifier* with the process's one resolver, off the event loop."""
-        import asyncio
-
-        from fdo.errors import ResolveError
-
-        resolver = self.state.pipeline.resolver
-        if resolver is None:
-            raise UserError(503, "resolving identifiers is not available on this launcher")
-        try:
-            return await asyncio.get_running_loop().run_in_executor(None, resolver, identifier)
-        except ResolveError as err:
-            raise UserError(err.status_code, str(err)) from err
 
     _systems: list[dict[str, Any]] | None = None
 

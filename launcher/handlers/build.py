@@ -13,12 +13,10 @@ from typing import Any
 
 from tornado.iostream import StreamClosedError
 
-from fdo.providers import SPEC_PROVIDERS
-from launcher import buildtoken, events
-from launcher.admission import AdmissionError, run_with_quotas
+from launcher import events
+from launcher.admission import Ask, run_with_quotas
 from launcher.handlers.base import BaseHandler, UserError
 from launcher.pipeline import LaunchRequest
-from launcher.systems import pick_resource
 
 log = logging.getLogger("nfdi_launcher.build")
 
@@ -72,13 +70,9 @@ class BuildHandler(EventStreamHandler):
     async def get(self, *_args: str) -> None:
         self.start_stream()
         try:
-            request = await self.admit()
-        except (AdmissionError, UserError) as err:
-            status = getattr(err, "status_code", 400)
-            for key, value in getattr(err, "headers", {}).items():
-                self.set_header(key, value)
-            message = err.user_message if isinstance(err, UserError) else str(err)
-            await self.emit(events.failed(message, status))
+            request = await self.admit(self.build_ask())
+        except UserError as err:
+            await self.emit(events.failed(err.user_message, err.status_code))
             return
         keepalive = asyncio.ensure_future(self.keepalive())
         try:
@@ -93,59 +87,18 @@ class BuildHandler(EventStreamHandler):
             await self.emit(ev)
         await self.linger()
 
-    async def admit(self) -> LaunchRequest:
-        """All request checks, in BinderHub's order; raises a user-facing error."""
+    def build_ask(self) -> Ask:
+        """What this stream asks admission for (the URL, its query, its build token)."""
         if "text/event-stream" not in self.request.headers.get("Accept", ""):
             raise UserError(400, "Accept header must be text/event-stream")
         provider, spec = self.get_spec_from_request("build")
-        if provider not in SPEC_PROVIDERS:
-            raise UserError(400, f"No provider found for prefix {provider}")
-        if not spec:
-            raise UserError(400, f"empty spec; write {provider}/<...> as in a Binder link")
-        build_only = self.get_argument("build_only", "false").lower() == "true"
-        if build_only and not self.launcher.allow_build_only:
-            raise UserError(400, "Building but not launching is not permitted")
-        if not (build_only or self.user_name or self.launcher.anonymous):
-            raise UserError(403, "Log in to the hub to launch (anonymous launches are disabled here)")
-        token_ok = self._check_build_token(provider, spec)
-        if not token_ok and not self.current_user:
-            for key, value in self.state.admission.rate.check(self.client_ip).items():
-                self.set_header(key, value)
-        self.state.admission.policy.check(f"{provider}/{spec}")
-        hpc: dict[str, str] = {}
-        if build_only:  # no launch: the user's choices do not matter
-            try:
-                system, flavor = pick_resource(self.launcher.systems,
-                                               self.get_argument("system", ""),
-                                               self.get_argument("flavor", ""))
-            except ValueError as err:
-                raise UserError(400, str(err)) from err
-        else:
-            system, flavor, hpc = await self.pick_choice(
-                *(self.get_argument(k, "") for k in ("system", "flavor", "project", "account")))
-        storage = self.checked_storage_path(
-            self.get_argument("localstoragepath", None) or self.get_argument("dataDir", ""))
-        return LaunchRequest(
-            provider=provider, spec=spec, client_ip=self.client_ip,
-            launch_host=self.public_base_url(), user=self.user_name, system=system, flavor=flavor,
-            hpc=hpc, storage_path=storage, name=self.get_argument("name", "")[:100], build_only=build_only,
-            build_token=token_ok, origin=self.request.host,
-            request_origin=self.request.headers.get("Origin", "")
-            or self.request.headers.get("Sec-Fetch-Site", ""),
-        )
-
-    def _check_build_token(self, provider: str, spec: str) -> bool:
-        token = self.get_argument("build_token", "")
-        if not token:
-            return False
-        origin = None
-        if self.launcher.build_token_check_origin:
-            origin = self.token_origin()
-        try:
-            buildtoken.decode(token, self.launcher.build_token_secret, f"{provider}/{spec}", origin)
-        except buildtoken.BuildTokenError as err:
-            raise UserError(403, str(err)) from err
-        return True
+        return self.ask(
+            "build", provider=provider, spec=spec,
+            build_only=self.get_argument("build_only", "false").lower() == "true",
+            system=self.get_argument("system", ""), flavor=self.get_argument("flavor", ""),
+            project=self.get_argument("project", ""), account=self.get_argument("account", ""),
+            storage_path=self.get_argument("localstoragepath", None) or self.get_argument("dataDir", ""),
+            name=self.get_argument("name", ""), build_token=self.get_argument("build_token", ""))
 
 
 default_handlers = [

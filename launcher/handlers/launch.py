@@ -5,12 +5,16 @@
   ``/launch?receipt=<id>``: relaunch a receipt (``<base>/v2/receipt/<id>``), resolving nothing;
 - ``/r2d/<provider>/<spec>``: Jupyter4NFDI's link form (``dataDir`` -> ``localstoragepath``);
 - ``/repo/<user>/<repo>[/path]``: BinderHub's legacy GitHub links.
+
+Each asks admission first (:mod:`launcher.admission`); a redirect's path is built only
+from the parts it checked, so it never leaves ``base_url``.
 """
 
 from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
+from launcher.admission import AdmissionError, checked_spec
 from launcher.handlers.base import BaseHandler, UserError
 
 
@@ -36,26 +40,38 @@ class LaunchHandler(BaseHandler):
         if not identifier:
             raise UserError(400, "missing ?id=<identifier> (a DOI, Handle, SWHID, Git URL or Binder spec)")
         suffix = self.carried_query()
-        target = await self.resolve(identifier)
+        request = await self.admit(self.ask("launch", identifier=identifier))
+        target = request.target
+        assert target is not None
         if target.ambiguous:
             choices = [dict(c.to_json(), launch=f"{self.base_url}launch?" + urlencode({"id": c.identifier}))
                        for c in target.choices]
             self.write_json({"identifier": identifier, "choices": choices,
                              "message": f"{identifier} is ambiguous; pick one of the choices"}, 300)
             return
-        location = self.base_url + target.launch_path + suffix
+        path = v2_path(target.launch_path)
         if self.wants_json():
-            self.write_json({"target": target.to_json(), "launch_url": self.public_base_url()
-                             + target.launch_path + suffix})
+            self.write_json({"target": target.to_json(), "launch_url": self.public_base_url() + path + suffix})
             return
-        self.redirect(location)
+        self.redirect(self.base_url + path + suffix)
+
+
+def v2_path(launch_path: str) -> str:
+    """``v2/<provider>/<spec>`` rebuilt from checked parts (a 400 if it could leave base_url)."""
+    provider, _, spec = launch_path.removeprefix("v2/").partition("/")
+    try:
+        provider, spec = checked_spec(provider, spec)
+    except AdmissionError as err:
+        raise UserError(err.status_code, str(err)) from err
+    return f"v2/{provider}/{spec}"
 
 
 class R2DHandler(BaseHandler):
     """Jupyter4NFDI ``/r2d/<provider>/<spec>?system=&flavor=&localstoragepath=|dataDir=&name=``."""
 
-    def get(self, *_args: str) -> None:
+    async def get(self, *_args: str) -> None:
         provider, spec = self.get_spec_from_request("r2d")
+        request = await self.admit(self.ask("r2d", provider=provider, spec=spec))
         query = self.launch_query()
         if "dataDir" in query:
             query.setdefault("localstoragepath", query["dataDir"])
@@ -64,14 +80,17 @@ class R2DHandler(BaseHandler):
             query["localstoragepath"] = self.launcher.storage_path
         self.checked_urlpath(query)
         suffix = ("?" + urlencode(query)) if query else ""
-        self.redirect(f"{self.base_url}v2/{quote(provider)}/{spec}{suffix}")
+        self.redirect(f"{self.base_url}v2/{request.provider}/{request.spec}{suffix}")
 
 
 class LegacyRedirectHandler(BaseHandler):
     """``/repo/<user>/<repo>[/<path>]`` -> ``/v2/gh/<user>/<repo>/master[?urlpath=<path>]``."""
 
-    def get(self, user: str, repo: str, urlpath: str | None = None) -> None:
-        url = f"{self.base_url}v2/gh/{quote(user)}/{quote(repo)}/master"
+    async def get(self, user: str, repo: str, urlpath: str | None = None) -> None:
+        # the router decoded user and repo: encode them again, so "/" and ".." stay inside
+        spec = f"{quote(user, safe='')}/{quote(repo, safe='')}/master"
+        request = await self.admit(self.ask("repo", provider="gh", spec=spec))
+        url = f"{self.base_url}v2/gh/{request.spec}"
         # check_relative refuses //host and strips the route's leading "/"
         rest = self.checked_urlpath({"urlpath": urlpath or ""})
         if rest:

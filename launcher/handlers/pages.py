@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlencode, urlparse
 
 import launcher
-from launcher.handlers.base import BaseHandler
+from launcher.handlers.base import BaseHandler, UserError
 from launcher.urlpath import UnsafePath, resolve_urlpath
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -90,19 +90,28 @@ class HomeHandler(PageHandler):
 
 
 class LoadingPageHandler(PageHandler):
-    """``/v2/<provider>/<spec>``: start the stream at once (``/r2d/...`` redirects here)."""
+    """``/v2/<provider>/<spec>``: start the stream at once (``/r2d/...`` redirects here).
 
-    def get(self, *args: str) -> None:
+    The page is admitted like every entry (it counts against the rate limit and hands out
+    a build token bound to this client); a refusal is shown on the page, nothing launched."""
+
+    async def get(self, *args: str) -> None:
         provider, spec = self.get_spec_from_request("v2")
         query = self.launch_query()
         config: dict[str, Any] = {"provider": provider, "spec": spec}
         try:
             config["urlpath"] = resolve_urlpath(query)
-            config["build_url"] = self.build_url(provider, spec, query)
+            ask = self.ask("v2", provider=provider, spec=spec)
+            await self.admit(ask)
+            token = self.state.admission.issue_token(ask)
+            config["build_url"] = f"{self.base_url}build/{provider}/{spec}?{build_query(query, token)}"
         except UnsafePath as err:
             # like BinderHub's page: a bad link is reported, nothing is launched
             self.set_status(400)
             config["error"] = f"400: Bad Request: {err}"
+        except UserError as err:
+            self.set_status(err.status_code)
+            config["error"] = f"{err.status_code}: {err.user_message}"
         self.render_page(
             "loading.html",
             config,
@@ -111,11 +120,6 @@ class LoadingPageHandler(PageHandler):
             system=query.get("system", ""),
             flavor=query.get("flavor", ""),
         )
-
-    def build_url(self, provider: str, spec: str, query: dict[str, str]) -> str:
-        """The stream URL, with BinderHub's build token and the resource choice."""
-        bq = build_query(query, self.build_token(provider, spec))
-        return f"{self.base_url}build/{quote(provider, safe='')}/{spec}?{bq}"
 
 
 class AboutHandler(PageHandler):

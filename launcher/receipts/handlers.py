@@ -18,15 +18,16 @@ from typing import Any
 from urllib.parse import quote
 
 from launcher import events
-from launcher.admission import AdmissionError
+from launcher.admission import AdmissionError, Ask
 from launcher.handlers.base import BaseHandler, UserError
 from launcher.handlers.build import BuildHandler
 from launcher.handlers.pages import PageHandler, build_query
+from launcher.limits import client_key
 from launcher.pipeline import LaunchRequest
 from launcher.receipts.book import JWKS_PATH, ReceiptError, Receipts
 from launcher.receipts.crate import crate_zip
 from launcher.receipts.model import citation, image_reference
-from launcher.receipts.relaunch import relaunch
+from launcher.receipts.relaunch import relaunch, target_of
 
 _ID = r"([^/]{1,100})"
 
@@ -123,7 +124,9 @@ class RelaunchPageHandler(PageHandler, ReceiptMixin):
         config: dict[str, Any] = {"provider": provider, "spec": spec, "receipt": receipt_id}
         urlpath = self.checked_urlpath(query)
         config["urlpath"] = urlpath
-        bq = build_query(query, self.build_token(provider, spec))
+        ask = self.ask("v2", provider=provider, spec=spec)
+        await self.admit(ask)  # a page like /v2: counted, and its build token bound to this client
+        bq = build_query(query, self.state.admission.issue_token(ask))
         config["build_url"] = f"{self.base_url}build/receipt/{quote(receipt_id)}?{bq}"
         self.render_page("loading.html", config, provider="receipt", spec_display=receipt_id,
                          system=query.get("system", ""), flavor=query.get("flavor", ""))
@@ -150,17 +153,19 @@ class RelaunchStreamHandler(BuildHandler, ReceiptMixin):
         except ReceiptError as err:  # reported on the stream, as BuildHandler reports refusals
             self._refused = err
 
-    async def admit(self) -> LaunchRequest:
+    def build_ask(self) -> Ask:
         if self._refused is not None:
             raise UserError(self._refused.status_code, str(self._refused))
-        return await super().admit()
+        ask = super().build_ask()
+        ask.target = target_of(self._body)  # checked by admission, nothing resolved
+        return ask
 
     def get_spec_from_request(self, prefix: str) -> tuple[str, str]:
         return spec_of(self._body)
 
     async def stream(self, request: LaunchRequest) -> None:
         try:
-            with self.state.admission.quotas.hold(request.user or request.client_ip,
+            with self.state.admission.quotas.hold(client_key(request.user, request.client_ip),
                                                   request.identifier):
                 async for ev in relaunch(self.state.pipeline, request, self._body):
                     await self.emit(ev)

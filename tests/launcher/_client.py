@@ -11,9 +11,9 @@ from typing import Any
 
 import tornado.web
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
-from tornado.httpserver import HTTPServer
 
 from launcher import events
+from launcher.app import make_server
 
 
 @asynccontextmanager
@@ -23,7 +23,7 @@ async def serving(app: tornado.web.Application) -> AsyncIterator[str]:
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     sock.setblocking(False)
-    server = HTTPServer(app)
+    server = make_server(app)  # as `nfdi-launcher serve` serves it
     server.add_sockets([sock])
     port = sock.getsockname()[1]
     try:

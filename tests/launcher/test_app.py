@@ -12,6 +12,8 @@ from traitlets.config import Config
 from launcher import buildtoken
 from launcher.app import make_app
 from launcher.config import LauncherConfig
+from launcher.handoff import make_handoff
+from launcher.pipeline import Pipeline
 from tests.launcher._client import body_json, get, read_stream, serving
 
 
@@ -135,22 +137,32 @@ async def test_banned_spec_message_and_xss_is_escaped() -> None:
         assert ev["message"] == f"Sorry, gh/evil/{spec}/HEAD is not allowed to launch. Please contact admins for more info!\n"
 
 
-async def test_rate_limit_429_with_headers_and_build_token_bypass() -> None:
-    config = make_config(admission={"rate_limit": 1, "banned_specs": [r"^gh/x/"]})
-    async with serving(make_app(config)) as url:
+def no_resolver(config: LauncherConfig) -> Pipeline:
+    """A pipeline that cannot resolve: every admitted request ends in a quick 503."""
+    return Pipeline(config, None, None, make_handoff(config))
+
+
+async def test_rate_limit_429_with_headers_and_a_build_token_free_once() -> None:
+    config = make_config(admission={"rate_limit": 1})
+    async with serving(make_app(config, pipeline=no_resolver(config))) as url:
         first = await get(url + "build/gh/x/y/HEAD", headers={"Accept": "text/event-stream"})
         assert first.headers["x-ratelimit-remaining"] == "0"
         assert first.headers["x-ratelimit-limit"] == "1"
+        assert json.loads(first.body.decode().removeprefix("data: "))["status_code"] == 503
         second = await get(url + "build/gh/x/y/HEAD", headers={"Accept": "text/event-stream"})
         ev = json.loads(second.body.decode().removeprefix("data: "))
         assert ev["status_code"] == 429
         assert ev["message"].startswith("Rate limit exceeded. Try again in ")
         host = urlparse(url).netloc
-        token = buildtoken.issue(config.build_token_secret, "gh/x/y/HEAD", host)
-        third = await get(url + f"build/gh/x/y/HEAD?build_token={token}", headers={"Accept": "text/event-stream"})
-        ev = json.loads(third.body.decode().removeprefix("data: "))
-        assert ev["status_code"] == 403  # past the rate limit
-        assert "not allowed to launch" in ev["message"]
+        other = buildtoken.issue(config.build_token_secret, "gh/x/y/HEAD", host, client="ip:10.9.9.9")
+        stolen = await get(url + f"build/gh/x/y/HEAD?build_token={other}", headers={"Accept": "text/event-stream"})
+        assert "issued to another client" in json.loads(stolen.body.decode().removeprefix("data: "))["message"]
+        mine = buildtoken.issue(config.build_token_secret, "gh/x/y/HEAD", host, client="ip:127.0.0.1")
+        codes = []
+        for _ in range(2):
+            r = await get(url + f"build/gh/x/y/HEAD?build_token={mine}", headers={"Accept": "text/event-stream"})
+            codes.append(json.loads(r.body.decode().removeprefix("data: "))["status_code"])
+        assert codes == [503, 429]  # free once (its page paid), then counted like any request
 
 
 async def test_oversized_query_is_414_and_never_a_traceback() -> None:

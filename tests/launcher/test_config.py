@@ -69,7 +69,7 @@ def test_a_config_file_with_the_old_names_still_works(tmp_path: Path,
         app.initialize(["--config", str(config)])
     state = app.make_app().settings["state"]
     assert state.admission.rate.limit == 3
-    assert state.admission.policy.is_allowed("gh/evil/x/HEAD") is False
+    assert state.admission.policy.banned_by(["gh/evil/x/HEAD"])
     assert state.admission.quotas.per_user == 2  # a new name beside the old ones
     handoff = state.pipeline.handoff
     assert handoff.launch_timeout == 42.0

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from launcher import buildtoken
-from launcher.admission import AdmissionError, Quotas, RateLimiter, SpecPolicy
+from launcher.limits import AdmissionError, Quotas, RateLimiter, SpecPolicy, UsedTokens
 
 
 def test_rate_limit_fixed_window_with_headers() -> None:
@@ -31,17 +31,18 @@ def test_rate_limit_zero_disables() -> None:
         assert rl.check("x") == {}
 
 
-def test_spec_policy_messages() -> None:
+def test_spec_policy_over_candidate_spellings() -> None:
     policy = SpecPolicy(allowed=[r"^gh/good-org/"], banned=[r"^gh/good-org/bad"])
-    policy.check("gh/good-org/repo/HEAD")
-    with pytest.raises(AdmissionError) as err:
-        policy.check("gh/good-org/bad-repo/HEAD")
-    assert str(err.value) == ("Sorry, gh/good-org/bad-repo/HEAD is not allowed to launch. "
-                              "Please contact admins for more info!")
-    with pytest.raises(AdmissionError):
-        policy.check("gh/other/repo/HEAD")
-    assert SpecPolicy([], []).is_allowed("anything/x")
-    assert not SpecPolicy([], [r"^GH/"]).is_allowed("gh/x/y/z")  # case-insensitive
+    assert policy.allows(["gh/good-org/repo/HEAD"])
+    assert not policy.allows(["gh/good-org/bad-repo/HEAD"])
+    assert not policy.allows(["gh/other/repo/HEAD"])
+    # any banned spelling bans; one allowed spelling allows
+    assert not policy.allows(["gh/good-org/repo", "gh/good-org/bad/x"])
+    assert policy.allows(["doi/10.1/x", "gh/good-org/repo"])
+    assert SpecPolicy([], []).allows(["anything/x"])
+    assert SpecPolicy([], [r"^GH/"]).banned_by(["gh/x/y/z"])  # case-insensitive
+    assert str(SpecPolicy.refusal("gh/a/b")) == (
+        "Sorry, gh/a/b is not allowed to launch. Please contact admins for more info!")
 
 
 def test_quotas_count_in_progress_launches() -> None:
@@ -84,3 +85,19 @@ def test_build_token_roundtrip_and_rejections() -> None:
     none_alg = token.replace(token.split(".")[0], "eyJhbGciOiJub25lIn0")
     with pytest.raises(buildtoken.BuildTokenError):
         buildtoken.decode(none_alg, secret, "gh/a/b/HEAD", None)
+
+
+def test_build_token_is_bound_to_its_client() -> None:
+    secret = "ab" * 16
+    token = buildtoken.issue(secret, "gh/a/b/HEAD", "o", 300, client="ip:10.0.0.1")
+    assert buildtoken.decode(token, secret, "gh/a/b/HEAD", "o", client="ip:10.0.0.1")["jti"]
+    with pytest.raises(buildtoken.BuildTokenError, match="another client"):
+        buildtoken.decode(token, secret, "gh/a/b/HEAD", "o", client="ip:10.0.0.2")
+    assert "10.0.0.1" not in token  # the claim is a keyed hash, not the address
+
+
+def test_a_token_is_free_once() -> None:
+    used = UsedTokens(clock=lambda: 100.0)
+    assert used.first_use("jti-1", 400.0)
+    assert not used.first_use("jti-1", 400.0)
+    assert used.first_use("jti-2", 400.0)
