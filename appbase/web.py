@@ -18,16 +18,22 @@ Both services (the launcher and the Outpost) serve through :func:`hardened_serve
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
+import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
 from tornado import httputil
 from tornado.httpserver import HTTPServer
+from tornado.iostream import StreamClosedError
 
 #: methods whose requests carry a body
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+#: after refusing a body: seconds to read and drop what the client still sends
+LINGER_SECONDS = 2.0
 
 
 class JSONTooDeep(ValueError):
@@ -110,6 +116,15 @@ class _LimitedMessage(httputil.HTTPMessageDelegate):
         stream = self.conn.detach()  # tornado stops reading: the body is never buffered
         try:
             await stream.write(_refusal(413, "Payload Too Large", f"Request body too large: {what}"))
+            # Closing with unread data makes the kernel reset the connection, and the client
+            # may lose the answer: say we are done, then read and drop what is in flight,
+            # bounded in time (nothing is kept).
+            stream.socket.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + LINGER_SECONDS
+            while (left := deadline - time.monotonic()) > 0:
+                await asyncio.wait_for(stream.read_bytes(65536, partial=True), left)
+        except (StreamClosedError, TimeoutError, OSError):
+            pass
         finally:
             stream.close()
 

@@ -42,6 +42,11 @@ __all__ = ["Builder", "Event", "ImageLookup", "LaunchContext", "LaunchRequest", 
 Resolver = Callable[[str], LaunchTarget]
 
 
+def resolve_failure(identifier: str, err: Exception) -> str:
+    """How an event stream says that *identifier* could not be resolved."""
+    return f"Could not resolve {identifier}: {err}"
+
+
 class PipelineError(Exception):
     """A step failed; ``str()`` says what failed and is shown to the user."""
 
@@ -259,8 +264,8 @@ class Pipeline(LoggingConfigurable):
             raise PipelineError(503, "resolving identifiers is not available on this launcher")
         try:
             target = await asyncio.get_running_loop().run_in_executor(None, self.resolver, identifier)
-        except ResolveError as err:
-            raise PipelineError(err.status_code, f"Could not resolve {identifier}: {err}") from err
+        except ResolveError as err:  # the resolver's one-line message, as the API shows it
+            raise PipelineError(err.status_code, str(err), resolving=identifier) from err
         if not target.ambiguous and target.launch_path == f"v2/{identifier}":  # pinned: immutable
             self._targets.put(identifier, target, MEMO_SECONDS)
         return target
@@ -275,7 +280,10 @@ class Pipeline(LoggingConfigurable):
                 ctx.target = await self.resolve_target(identifier)
                 return
             yield events.waiting(f"Resolving {identifier} ...")
-            target = await self.resolve_target(identifier)
+            try:
+                target = await self.resolve_target(identifier)
+            except PipelineError as err:
+                raise PipelineError(err.status_code, resolve_failure(identifier, err)) from err
         if target.ambiguous:
             raise PipelineError(409, f"{identifier} is ambiguous; pick one of the choices",
                                 choices=[c.to_json() for c in target.choices])

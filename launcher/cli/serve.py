@@ -82,7 +82,11 @@ class ServeApp(LauncherApp):
         asyncio.run(self.serve())
 
     async def serve(self) -> None:
-        app = self.make_app()
+        try:
+            app = self.make_app()
+        except ValueError as err:  # settings that cannot work together: say which, do not start
+            self.log.critical("cannot start the launcher: %s", err)
+            self.exit(2)
         # bound here, not by app.listen, so the chosen port (--port 0) is ours to read
         sockets = bind_sockets(self.port, self.ip)
         from launcher.app import make_server

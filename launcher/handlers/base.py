@@ -16,7 +16,7 @@ from urllib.parse import unquote
 from tornado import web
 
 from launcher.admission import ENTRIES, AdmissionError, Ask
-from launcher.pipeline import LaunchRequest, PipelineError
+from launcher.pipeline import LaunchRequest, PipelineError, resolve_failure
 from launcher.systems import pick_project, pick_resource, systems_for_auth_state
 
 if TYPE_CHECKING:
@@ -171,7 +171,12 @@ class BaseHandler(web.RequestHandler):
                 await self.choose_resource(ask)
                 ask.launch_host = self.public_base_url()
             return await self.state.admission.admit(ask, self.state.pipeline.resolve_target)
-        except (AdmissionError, PipelineError) as err:
+        except PipelineError as err:
+            message = str(err)
+            if ask.entry == "build" and "resolving" in err.fields:  # as the stream always said it
+                message = resolve_failure(str(err.fields["resolving"]), err)
+            raise UserError(err.status_code, message) from err
+        except AdmissionError as err:
             raise UserError(err.status_code, str(err)) from err
         finally:
             for key, value in ask.headers.items():
