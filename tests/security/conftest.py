@@ -13,99 +13,19 @@ Fixtures:
 from __future__ import annotations
 
 import json
-import os
-import re
-import signal
 import socket
-import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-import requests
 
 from tests.harness.canary import Canary
-from tests.harness.hub import VENV_BIN, wait_for
+from tests.harness.hub import wait_for
+from tests.harness.launcher import LauncherProc, start_launcher
 from tests.outpost.conftest import outpost_factory  # noqa: F401 -- a fixture for these tests
 
 #: the bans of issue 10, finding 1
 BANS = [r"^doi/10\.5281/zenodo\.666", r"^gh/evil-org/"]
-
-
-@dataclass
-class LauncherProc:
-    proc: subprocess.Popen[bytes]
-    url: str  # ends with the base URL
-    log_path: Path
-
-    @property
-    def origin(self) -> str:
-        return re.match(r"^https?://[^/]+", self.url).group(0)  # type: ignore[union-attr]
-
-    @property
-    def port(self) -> int:
-        return int(self.origin.rsplit(":", 1)[1])
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        raise RuntimeError("no VmRSS")
-
-    def get(self, path: str, **kwargs: object) -> requests.Response:
-        kwargs.setdefault("timeout", 30)
-        kwargs.setdefault("allow_redirects", False)
-        return requests.get(self.url + path, **kwargs)  # type: ignore[arg-type]
-
-    def stream(self, path: str, **kwargs: object) -> list[dict[str, object]]:
-        """The events of an event stream (the launcher closes it; ready_linger is short)."""
-        headers = {"Accept": "text/event-stream", **kwargs.pop("headers", {})}  # type: ignore[dict-item]
-        r = self.get(path, headers=headers, **kwargs)
-        return [json.loads(line[5:]) for line in r.text.splitlines() if line.startswith("data:")]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-
-
-def start_launcher(workdir: Path, lines: list[str], env: dict[str, str] | None = None,
-                   base_url: str = "/services/launcher/") -> LauncherProc:
-    workdir.mkdir(parents=True, exist_ok=True)
-    cfg = workdir / "nfdi_launcher_config.py"
-    cfg.write_text("\n".join([
-        f"c.LauncherConfig.base_url = {base_url!r}",
-        f"c.LauncherConfig.state_dir = {str(workdir / 'state')!r}",
-        "c.LauncherConfig.ready_linger = 0.1",
-        "c.LauncherConfig.hub_url = 'http://127.0.0.1:9/'",  # no hub: nothing gets that far
-        f"c.BuildManager.state_dir = {str(workdir / 'builds')!r}",
-        *lines]) + "\n")
-    log_path = workdir / "launcher.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [str(VENV_BIN / "nfdi-launcher"), "serve", "--config", str(cfg), "--port", "0", "--debug"],
-            stdout=subprocess.PIPE, stderr=log, start_new_session=True,
-            env={**os.environ, "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}", **(env or {})})
-    assert proc.stdout is not None
-    line, m = "", None
-    for _ in range(20):  # the URL line comes once the sockets are bound
-        line = proc.stdout.readline().decode()
-        m = re.search(r"serving at (http://\S+)", line)
-        if m or not line:
-            break
-    if not m:
-        proc.kill()
-        raise RuntimeError(f"launcher did not start: {line!r}\n{log_path.read_text()[-2000:]}")
-    return LauncherProc(proc, m.group(1), log_path)
 
 
 @pytest.fixture(scope="module")

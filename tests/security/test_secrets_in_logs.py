@@ -27,7 +27,7 @@ def test_no_credential_reaches_the_launcher_log(launcher_factory: Callable[..., 
         "query": f"https://github.com/o/r?access_token={tokens['query']}",
         "fragment": f"https://github.com/o/r#token={tokens['fragment']}",
     }
-    for what, identifier in pasted.items():
+    for identifier in pasted.values():
         launcher.get("launch?id=" + quote(identifier, safe=""))  # as the home form sends it
         launcher.get("api/v1/resolve", params={"id": identifier})
         requests.post(launcher.url + "api/v1/builds", json={"id": identifier}, timeout=30)
