@@ -29,6 +29,7 @@ from launcher.handoff.hubapi import HubApiHandOff, HubClient
 from launcher.handoff.starturl import StartUrlHandOff
 from launcher.jobs import Jobs
 from launcher.pipeline import Pipeline
+from launcher.receipts.book import Receipts
 from launcher.store import Store
 
 
@@ -65,7 +66,7 @@ class ServeApp(LauncherApp):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         # everything that runs in the service: its own classes, the builder's, fdo's
-        self.classes = [LauncherApp, LauncherConfig, Store, Jobs, Admission, Pipeline,
+        self.classes = [type(self), LauncherApp, LauncherConfig, Store, Jobs, Receipts, Admission, Pipeline,
                         HubApiHandOff, HubClient, StartUrlHandOff, *BuildApp.classes,
                         *fdo_classes()]
 

@@ -47,9 +47,10 @@ class Receipts(LoggingConfigurable):
 
     key_dir = Unicode(
         help="""Directory of the Ed25519 signing keys (``<kid>.jwk``, mode 0600; made on
-        first use). The newest private key signs; every key there is published at
-        ``<base_url>.well-known/jwks.json``. Replicas must share it (e.g. a mounted
-        Secret). Default: ``<LauncherConfig.state_dir>/receipt-keys``.""",
+        first use). The newest private key signs; every key there, and every public key
+        recorded in the store by any replica, is published at
+        ``<base_url>.well-known/jwks.json``. Replicas may share one key (a mounted Secret)
+        or each keep their own. Default: ``<LauncherConfig.state_dir>/receipt-keys``.""",
     ).tag(config=True)
 
     @default("key_dir")
@@ -107,8 +108,9 @@ class Receipts(LoggingConfigurable):
         return self.ring.jwks([*self.extra_public_keys, *stored])
 
     # -- issue and look up -----------------------------------------------------------------
-    async def issue(self, facts: Facts, user_name: str = "") -> dict[str, Any]:
-        """Sign and store a receipt of *facts*; returns its document."""
+    async def issue(self, facts: Facts, user_name: str = "", server_name: str = "") -> dict[str, Any]:
+        """Sign and store a receipt of *facts* (of *user_name*'s hub server *server_name*,
+        kept beside it, never in it); returns its document."""
         key = self.ring.signing_key()
         public = dict(key.public_json(), created=key.created)
 
@@ -121,6 +123,8 @@ class Receipts(LoggingConfigurable):
             body = make_body(new_id(), facts)
             signature = sign(body, key)
             table.insert(conn, body["id"], body, canonical(body).decode("utf-8"), signature, user_name)
+            if user_name and server_name:
+                table.note_server(conn, body["id"], user_name, server_name, body["created"])
             return document(body, signature)
 
         doc = await self.store.call(write)
@@ -141,6 +145,10 @@ class Receipts(LoggingConfigurable):
         if row is None:
             raise ReceiptError(404, f"no receipt {receipt_id} on this launcher")
         return document(row.body, row.signature)
+
+    async def by_server(self, user_name: str) -> dict[str, str]:
+        """server name -> newest launch receipt id, for *user_name*'s hub servers."""
+        return await self.store.call(table.latest_by_server, user_name)
 
     async def for_user(self, user_name: str, limit: int = 50) -> list[dict[str, Any]]:
         rows = await self.store.call(table.for_user, user_name, limit)

@@ -81,10 +81,13 @@ class MyReceiptsHandler(ReceiptMixin):
         if not self.user_name:
             raise UserError(403, "Log in to the hub to list your receipts")
         bodies = await self.receipts.for_user(self.user_name)
+        # the hub server each launch ran in; the newest receipt of each server is "current"
+        current = {rid: server for server, rid in (await self.receipts.by_server(self.user_name)).items()}
         self.write_json({"receipts": [
             {"id": b["id"], "kind": b["kind"], "identifier": b["identifier"],
              "created": b["created"], "system": b.get("system"), "flavor": b.get("flavor"),
-             "image": image_reference(b), "links": self.links(str(b["id"]))} for b in bodies]})
+             "image": image_reference(b), "server": current.get(str(b["id"])),
+             "links": self.links(str(b["id"]))} for b in bodies]})
 
 
 class ReceiptCrateHandler(ReceiptMixin):

@@ -15,7 +15,8 @@ RECEIPT_PATHS: dict[str, Any] = {
     "/api/v1/receipts": {"get": {
         "summary": "The logged-in user's receipts, newest first",
         "responses": {"200": {"description": "{receipts: [{id, kind, identifier, created, system, "
-                                             "flavor, image, links}]}"}, "403": _ERROR},
+                                             "flavor, image, server (the hub server whose newest "
+                                             "receipt it is, else null), links}]}"}, "403": _ERROR},
     }},
     "/api/v1/receipts/{id}": {"get": {
         "summary": "A signed reproducibility receipt (verify with the keys at /.well-known/jwks.json)",

@@ -101,7 +101,7 @@ def _compare(ctx: LaunchContext, old: str) -> Event:
     new = ctx.image_digest or split_image(ctx.image)[1]
     matches = bool(new) and new == old
     ctx.relaunch.update(digest_matches=matches, new_digest=new or None)
-    how = "found again under its content alias" if ctx.image_cached else "rebuilt"
+    how = "found again in the registry under its content tag" if ctx.image_cached else "rebuilt"
     if matches:
         message = f"The image was {how}: its digest {new} is the receipt's, bit for bit."
     else:

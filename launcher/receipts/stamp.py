@@ -53,7 +53,8 @@ class Stamper:
         issuer = self.receipts.public_url or ctx.request.launch_host
         try:
             facts = facts_of(ctx, issuer, await self.digest_of(ctx))
-            doc = await self.receipts.issue(facts, ctx.request.user)
+            doc = await self.receipts.issue(facts, ctx.request.user or str(ev.get("user") or ""),
+                                            str(ev.get("server_name") or ""))
         except Exception:  # the launch succeeded; a missing receipt must not undo it
             log.exception("could not issue the receipt of %s", ctx.request.identifier)
             return ev

@@ -42,6 +42,17 @@ keys_table = sa.Table(
 )
 
 
+#: which hub server a launch receipt belongs to ("My launches" links each server's receipt);
+#: never part of a receipt
+servers_table = sa.Table(
+    "receipt_servers", metadata,
+    sa.Column("receipt_id", sa.String(32), primary_key=True),
+    sa.Column("user_name", sa.String(255), nullable=False, index=True),
+    sa.Column("server_name", sa.String(255), nullable=False),
+    sa.Column("created", sa.String(32), nullable=False),
+)
+
+
 @dataclass(frozen=True)
 class Row:
     id: str
@@ -105,3 +116,17 @@ def publish_keys(conn: Connection, keys: list[dict[str, Any]]) -> None:
 def published_keys(conn: Connection) -> list[dict[str, Any]]:
     rows = conn.execute(sa.select(keys_table).order_by(keys_table.c.created))
     return [dict(json.loads(r.jwk)) for r in rows]
+
+
+def note_server(conn: Connection, receipt_id: str, user_name: str, server_name: str,
+                created: str) -> None:
+    conn.execute(servers_table.insert().values(receipt_id=receipt_id, user_name=user_name[:255],
+                                               server_name=server_name[:255], created=created))
+
+
+def latest_by_server(conn: Connection, user_name: str) -> dict[str, str]:
+    """server name -> id of the newest launch receipt of that server of *user_name*."""
+    query = (sa.select(servers_table.c.server_name, servers_table.c.receipt_id)
+             .where(servers_table.c.user_name == user_name)
+             .order_by(servers_table.c.created, servers_table.c.receipt_id))
+    return {server: rid for server, rid in conn.execute(query)}

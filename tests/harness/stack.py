@@ -283,7 +283,7 @@ class StackPool:
 
 
 #: scenarios the stack tests launch (each a Dockerfile repository on the local base image)
-STACK_SCENARIOS = ("rees-dockerfile", "journey-second")
+STACK_SCENARIOS = ("rees-dockerfile", "journey-second", "receipts-branch")
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@ receipt, a user's list, relaunch checks."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,15 @@ async def test_replicas_publish_each_others_keys(receipts: Receipts, tmp_path: P
     other.ring.rotate()  # a restarted pod with a new key: published with its first receipt
     rotated = await other.issue(facts())
     assert rotated["signature"]["kid"] in {k["kid"] for k in (await receipts.key_set())["keys"]}
+
+
+async def test_each_server_of_a_user_links_its_newest_receipt(receipts: Receipts) -> None:
+    older = await receipts.issue(facts(created="2026-01-01T00:00:00Z"), "alice", "repo-abc")
+    newer = await receipts.issue(facts(created="2026-01-02T00:00:00Z"), "alice", "repo-abc")
+    other = await receipts.issue(facts(), "alice", "other-def")
+    await receipts.issue(facts(), "bob", "repo-abc")
+    await receipts.issue(facts(kind="build"), "alice")  # a build has no server
+    assert await receipts.by_server("alice") == {"repo-abc": newer["receipt"]["id"],
+                                                 "other-def": other["receipt"]["id"]}
+    assert older["receipt"]["id"] not in (await receipts.by_server("alice")).values()
+    assert "repo-abc" not in json.dumps(newer)  # the server is beside the receipt, not in it
