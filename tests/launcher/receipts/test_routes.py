@@ -203,3 +203,15 @@ async def test_my_receipts_needs_a_login(launcher: tuple[str, Receipts]) -> None
     assert r.code == 403
     assert "Log in" in body_json(r)["message"]
 
+
+
+async def test_the_page_shows_hostile_text_as_text(launcher: tuple[str, Receipts]) -> None:
+    from tests.launcher.receipts.conftest import target
+
+    url, receipts = launcher
+    evil = '"><img src=x onerror=alert(1)><script>alert(2)</script>'
+    doc = await receipts.issue(facts(target=target(identifier=evil)))
+    html = (await get(f"{url}receipt/{doc['receipt']['id']}")).body.decode()
+    assert "<img src=x" not in html
+    assert "<script>alert" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
