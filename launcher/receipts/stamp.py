@@ -60,6 +60,8 @@ class Stamper:
             return ev
         receipt_id = doc["receipt"]["id"]
         extra: dict[str, Any] = {"receipt": receipt_id}
+        if ctx.relaunch is not None:  # the loading page tells a changed digest before going on
+            extra["relaunch"] = dict(ctx.relaunch)
         if issuer:
             extra["receipt_url"] = f"{issuer}receipt/{receipt_id}"
         return {**ev, **extra}

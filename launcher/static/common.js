@@ -174,12 +174,23 @@
           phases.fail();
           return;
         }
-        nodes.status.textContent = "Ready: opening your server…";
-        nodes.status.className = "status ok";
+        const rl = data.relaunch;
+        // a relaunch that could not run the receipt's exact image says so and waits for a click
+        const changed = rl && rl.rebuilt && !rl.digest_matches;
+        nodes.status.textContent = changed
+          ? "The receipt's image was gone and has been rebuilt from the pinned ref: the same content, " +
+            "but another image digest (" + (rl.new_digest || "unknown") + ")."
+          : "Ready: opening your server…";
+        nodes.status.className = changed ? "status error" : "status ok";
         if (data.receipt_url) {
           // the receipt of this launch: cite it, relaunch exactly this later
           nodes.status.appendChild(document.createTextNode(" "));
           nodes.status.appendChild(el("a", { id: "receipt-link", href: data.receipt_url }, "Receipt"));
+        }
+        if (changed) {
+          nodes.status.appendChild(document.createTextNode(" "));
+          nodes.status.appendChild(el("a", { id: "continue-link", href: dest }, "Continue to the server"));
+          return;
         }
         global.location.assign(dest);
       },

@@ -252,3 +252,22 @@ def test_a_deleted_image_is_rebuilt_from_the_pinned_ref_and_the_page_says_if_it_
         assert f"now {new}, the receipt has {digest}" in messages
         assert f"the digest differs from the original's ({new} instead" in page
     assert f"receipt/{first['receipt']}" in page  # links the receipt it relaunched
+
+
+@pytest.mark.browser
+def test_the_loading_page_stops_to_say_a_rebuilt_image_has_another_digest(
+        stack: RunningStack, token: str, first: dict[str, Any], chromium_page: Any) -> None:
+    """After the test above, the first receipt's digest is gone and its content tag names the
+    rebuilt image (a new clone's .git makes its digest differ): relaunching it in a browser
+    says so before opening the server."""
+    page = chromium_page
+    stack.remove_servers(USER)
+    page.set_extra_http_headers({"Authorization": f"token {token}"})
+    page.goto(f"{stack.launcher}v2/receipt/{first['receipt']}")
+    page.wait_for_selector("#continue-link", timeout=LAUNCH_TIMEOUT * 1000)
+    status = page.text_content("#launch-status")
+    assert "rebuilt from the pinned ref: the same content, but another image digest (sha256:" in status
+    assert page.get_attribute("#receipt-link", "href").startswith(f"{stack.launcher}receipt/")
+    assert "/user/" not in page.url  # it waited for the person
+    page.click("#continue-link")
+    page.wait_for_selector(".jp-LabShell", timeout=120_000)
