@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -46,6 +47,8 @@ TABLE_MODULES = ["launcher.jobs", "launcher.receipts.table"]
 
 #: environment variable with the database URL (set by the Helm chart from its Secret)
 DB_URL_ENV = "NFDI_LAUNCHER_DB_URL"
+#: tries to create missing tables when another process creates them at the same moment
+CREATE_ATTEMPTS = 5
 
 T = TypeVar("T")
 
@@ -81,10 +84,11 @@ def redacted(url: str) -> str:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL: readers never block the writer; busy_timeout: a second process waits for a
     # lock instead of failing with "database is locked"
+    # (busy_timeout first: switching a new file to WAL takes a lock another process may hold)
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
 
 
@@ -155,12 +159,20 @@ class Store(LoggingConfigurable):
         """Import the table modules and create missing tables (idempotent; blocking)."""
         for name in TABLE_MODULES:
             importlib.import_module(name)
-        try:
-            metadata.create_all(self.engine, checkfirst=True)
-        except sa.exc.OperationalError as err:
-            # the driver's message may quote the URL; say which database, without its password
-            raise RuntimeError(f"cannot open the launcher's database {redacted(self.db_url)}: "
-                               f"{type(err.orig).__name__}") from None
+        for attempt in range(CREATE_ATTEMPTS):
+            try:
+                metadata.create_all(self.engine, checkfirst=True)
+                break
+            except (sa.exc.OperationalError, sa.exc.ProgrammingError,
+                    sa.exc.IntegrityError) as err:
+                # Two processes starting on one new database both see a table missing and
+                # both create it; the loser's next look finds it there.
+                if attempt + 1 < CREATE_ATTEMPTS:
+                    time.sleep(0.2 * (attempt + 1))
+                    continue
+                # the driver's message may quote the URL; say which database, not its password
+                raise RuntimeError(f"cannot open the launcher's database "
+                                   f"{redacted(self.db_url)}: {type(err.orig).__name__}") from None
         self.log.info("launcher store: %s", redacted(self.db_url))
 
     @contextmanager

@@ -90,6 +90,21 @@ def test_tables_are_created_once(store: Store) -> None:
         assert conn.execute(sa.select(sa.func.count()).select_from(jobs_table)).scalar() == 0
 
 
+def test_processes_starting_together_on_a_new_database_all_start(db_url: str) -> None:
+    # Two `nfdi-launcher build` runs (or two replicas) open one new database at once.
+    at = time.time() + 2.0
+    code = textwrap.dedent(f"""
+        import time
+        from launcher.store import Store
+        time.sleep(max(0.0, {at!r} - time.time()))
+        Store(db_url={db_url!r}).start()
+        """)
+    procs = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
+             for _ in range(6)]
+    errors = [p.communicate(timeout=60)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, errors
+
+
 # -- jobs ----------------------------------------------------------------------------------
 async def wait_status(jobs: Jobs, job_id: str, timeout: float = 10) -> Job:
     deadline = time.monotonic() + timeout
