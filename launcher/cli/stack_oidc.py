@@ -30,6 +30,9 @@ PROVIDER_DIR = Path(launcher.__file__).parent / "oidc_provider"
 #: the demo namespace of the entitlements (AARC-G069: urn:<namespace>:group:...)
 NAMESPACE = "geant:demo.nfdi-launcher.local"
 AUTHORITY = "#demo-op"
+#: the HPC system of ``stack --with-slurm`` and the Unix account its jobs run as there
+HPC_SYSTEM = "hpc-slurm"
+HPC_ACCOUNT = "nfdi-hpc"
 MEMBERS = f"{NAMESPACE}:jupyter"
 COMPUTE = f"{NAMESPACE}:jupyter:compute"
 
@@ -41,7 +44,7 @@ DEMO_USERS: dict[str, dict[str, Any]] = {
             "eduperson_entitlement": [
                 f"urn:{NAMESPACE}:group:jupyter{AUTHORITY}",
                 f"urn:{NAMESPACE}:group:jupyter:compute{AUTHORITY}",
-                f"urn:{NAMESPACE}:res:hpc-slurm:demo-project:act:bob:primary{AUTHORITY}"]},
+                f"urn:{NAMESPACE}:res:hpc-slurm:demo-project:act:{HPC_ACCOUNT}:primary{AUTHORITY}"]},
     "carol": {"name": "Carol Example", "email": "carol@example.org",
               "about": "no entitlements: told why and where to ask"},
 }
@@ -59,6 +62,14 @@ DEMO_USER_RULES: dict[str, Any] = {
                       "flavors": ["medium", "large"], "weight": 20},
     "everyone-else": {"authentication": {"groups": [MEMBERS]}, "negate_authentication": True,
                       "forbidden": True, "weight": 0},
+}
+
+#: ``users:`` rules of the Slurm Outpost's flavors (``stack --with-slurm --oidc``): holders
+#: of a project there get every flavor, everybody else none
+HPC_USER_RULES: dict[str, Any] = {
+    "project-holders": {"authentication": {"groups": [f"res:{HPC_SYSTEM}"]}, "weight": 10},
+    "everyone-else": {"authentication": {"groups": [f"res:{HPC_SYSTEM}"]},
+                      "negate_authentication": True, "forbidden": True, "weight": 0},
 }
 
 ACCESS_HELP = ("Access comes from your group memberships at the login service; on this "
@@ -146,15 +157,16 @@ def hub_login_config(setup: ProviderSetup, *, hub_url: str, systems_file: Path,
         """)
 
 
-def ensure_user_rules(flavors_file: Path) -> list[str]:
-    """Add :data:`DEMO_USER_RULES` to a flavors.yaml that has no ``users:`` rules yet (one
-    written by an older stack); an operator's own rules are left alone."""
+def ensure_user_rules(flavors_file: Path, rules: dict[str, Any] = DEMO_USER_RULES,
+                      ) -> list[str]:
+    """Add *rules* to a flavors.yaml that has no ``users:`` rules yet (one written by an
+    older stack, or without ``--oidc``); an operator's own rules are left alone."""
     import yaml
 
     doc = yaml.safe_load(flavors_file.read_text(encoding="utf-8")) or {}
     if "users" in doc:
         return []
-    doc["users"] = DEMO_USER_RULES
+    doc["users"] = rules
     flavors_file.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     return [f"flavors: added the demo users' rules to {flavors_file}"]
 

@@ -152,7 +152,7 @@ def test_demo_users_get_their_rights_and_a_small_auth_state(setup: Setup) -> Non
     assert sorted(flavors["local-large"]) == ["large", "medium"]
     assert list(flavors["hpc-slurm"]) == ["batch"]
     assert bob["auth_state"]["resources"] == [{
-        "system": "hpc-slurm", "project": "demo-project", "account": "bob", "partition": "",
+        "system": "hpc-slurm", "project": "demo-project", "account": "nfdi-hpc", "partition": "",
         "accounttype": "primary"}]
     assert {"res:hpc-slurm", "res:hpc-slurm:demo-project", f"{NS}:jupyter:compute"} \
         <= set(bob["groups"])
@@ -192,7 +192,7 @@ def test_a_forbidden_flavor_is_refused_by_the_outpost(setup: Setup) -> None:
         system="local-large", flavor="large"))
     assert "Your account may not start servers on this system." in message
     message = setup.spawn_as("bob", "hpc", user_options(system="hpc-slurm", flavor="batch"))
-    assert "Choose one of your projects on 'hpc-slurm': demo-project (account bob)" in message
+    assert "Choose one of your projects on 'hpc-slurm': demo-project (account nfdi-hpc)" in message
     assert setup.outpost.request("GET", "/services/", hub="stack-local-small").json() == []
 
 
@@ -266,7 +266,7 @@ def test_the_launcher_offers_each_user_exactly_their_choices(setup: Setup) -> No
     bob = _launcher(setup, "bob", "api/v1/systems").json()
     assert _choices(bob["systems"]) == {
         "local-small": (["medium", "small"], None), "local-large": (["large", "medium"], None),
-        "hpc-slurm": (["batch"], [{"project": "demo-project", "account": "bob",
+        "hpc-slurm": (["batch"], [{"project": "demo-project", "account": "nfdi-hpc",
                                    "partition": ""}])}
     carol = _launcher(setup, "carol", "api/v1/systems").json()
     assert carol["systems"] == []
@@ -281,7 +281,7 @@ def test_the_launcher_offers_each_user_exactly_their_choices(setup: Setup) -> No
     ("alice", "system=local-small&flavor=medium", 403,
      "Your account may not use the flavor 'medium' on 'local-small'. You may use: small."),
     ("bob", "system=hpc-slurm&flavor=batch&project=other-project", 400,
-     "choose one of your projects on 'hpc-slurm': demo-project (account bob)"),
+     "choose one of your projects on 'hpc-slurm': demo-project (account nfdi-hpc)"),
     ("bob", "system=local-small&flavor=huge", 400, "unknown flavor 'huge'"),
     ("carol", "", 403, "Your account (carol) may not use any of this service's systems"),
 ])
