@@ -140,6 +140,57 @@ async def resolves(stack: Stack, identifier: str, token: str, every: float, unti
         await asyncio.sleep(max(0.0, every - (time.monotonic() - started)))
 
 
+@dataclass
+class Soak:
+    """One soak against a running stack: its URLs, the user's token, what was counted."""
+
+    stack: Stack
+    token: str
+    launch_url: str  # the cached image on the running server
+    slow_url: str  # the build the streams follow
+    tally: Tally = field(default_factory=Tally)
+    loads: list[str] = field(default_factory=list)
+
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"token {self.token}"}
+
+    async def warm(self, settle: float) -> dict[str, float]:
+        """Build and launch the cached image, resolve once; the launcher's figures."""
+        for timeout in (600, 120):  # the build and first start, then a reuse
+            stream = await event_stream(self.launch_url, self.auth(), timeout=timeout)
+            assert stream.last.get("phase") == "ready", stream.events[-3:]
+        r = requests.get(self.stack.url + "services/launcher/api/v1/resolve?id="
+                         + quote(public("cached"), safe=""), timeout=60, headers=self.auth())
+        assert r.status_code == 200, r.text
+        await asyncio.sleep(settle)
+        return await asyncio.to_thread(figures, self.stack)
+
+    async def hold(self, args: argparse.Namespace, seconds: int) -> tuple[float, dict[str, float] | None]:
+        """The streams and the steady launches and resolves; (minutes, half-way figures)."""
+        begun = time.monotonic()
+        until = begun + seconds
+        streams = []
+        for i in range(args.streams):
+            streams.append(asyncio.ensure_future(
+                follow(self.stack, self.slow_url, self.token, self.tally, seconds + 900)))
+            if i % 50 == 49:
+                await asyncio.sleep(0.5)  # let the first one reach the build before the crowd
+        side = [asyncio.ensure_future(launches(self.stack, self.launch_url, self.token,
+                                               args.launch_every, until, self.tally)),
+                asyncio.ensure_future(resolves(self.stack, public("cached"), self.token,
+                                               args.resolve_every, until, self.tally))]
+        mid = None
+        while not all(s.done() for s in streams):
+            await asyncio.sleep(min(30.0, max(1.0, seconds / 4)))
+            if mid is None and time.monotonic() - begun > seconds / 2:
+                mid = await asyncio.to_thread(figures, self.stack)
+                log(f"half-way: launcher {mid}; {self.tally.launches} launches, "
+                    f"{self.tally.resolves} resolves, {len(self.tally.errors)} errors; load {load()}")
+                self.loads.append(load())
+        await asyncio.gather(*side)
+        return (time.monotonic() - begun) / 60, mid
+
+
 async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     seconds = int(args.minutes * 60)
     git = GitServer(work / "git", write_scenarios(work / "scenarios", secrets.token_hex(4), seconds))
@@ -148,49 +199,20 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     loads = [load()]
     stack = await asyncio.to_thread(start_stack, work / "stack",
                                     {"NFDI_LAUNCHER_URL_REWRITES": json.dumps(rewrites)})
-    tally = Tally()
     try:
         token = await asyncio.to_thread(stack.new_user, "soak")
-        launch_url = build_url(stack, public("cached"), sha["cached"])
-        warm = await event_stream(launch_url, {"Authorization": f"token {token}"}, timeout=600)
-        assert warm.last.get("phase") == "ready", warm.events[-3:]
-        again = await event_stream(launch_url, {"Authorization": f"token {token}"}, timeout=120)
-        assert again.last.get("phase") == "ready", again.events[-3:]
-        r = requests.get(stack.url + "services/launcher/api/v1/resolve?id="
-                         + quote(public("cached"), safe=""), timeout=60,
-                         headers={"Authorization": f"token {token}"})
-        assert r.status_code == 200, r.text
-        await asyncio.sleep(args.settle)
-        start = await asyncio.to_thread(figures, stack)
-        log(f"warm: launcher {start}; opening {args.streams} streams for {args.minutes} min; "
-            f"load {load()}")
         slow_url = (f"{stack.url}services/launcher/build/git/{quote(public('slow'), safe='')}/"
                     f"{sha['slow']}?build_only=true")
-        begun = time.monotonic()
-        until = begun + seconds
-        streams = []
-        for i in range(args.streams):
-            streams.append(asyncio.ensure_future(follow(stack, slow_url, token, tally, seconds + 900)))
-            if i % 50 == 49:
-                await asyncio.sleep(0.5)  # let the first one reach the build before the crowd
-        side = [asyncio.ensure_future(launches(stack, launch_url, token, args.launch_every, until, tally)),
-                asyncio.ensure_future(resolves(stack, public("cached"), token, args.resolve_every,
-                                               until, tally))]
-        mid = None
-        while not all(s.done() for s in streams):
-            await asyncio.sleep(min(30.0, max(1.0, seconds / 4)))
-            if mid is None and time.monotonic() - begun > seconds / 2:
-                mid = await asyncio.to_thread(figures, stack)
-                log(f"half-way: launcher {mid}; {tally.launches} launches, {tally.resolves} "
-                    f"resolves, {len(tally.errors)} errors; load {load()}")
-                loads.append(load())
-        await asyncio.gather(*side)
-        elapsed = time.monotonic() - begun
+        soak = Soak(stack, token, build_url(stack, public("cached"), sha["cached"]), slow_url, loads=loads)
+        start = await soak.warm(args.settle)
+        log(f"warm: launcher {start}; opening {args.streams} streams for {args.minutes} min; load {load()}")
+        minutes, mid = await soak.hold(args, seconds)
         await asyncio.sleep(args.settle)
         end = await asyncio.to_thread(figures, stack)
-        log(f"end after {elapsed / 60:.1f} min: launcher {end}; {tally.streams_ready} streams "
-            f"ready, {tally.launches} launches, {tally.resolves} resolves, {len(tally.errors)} "
-            f"errors; load {load()}")
+        tally = soak.tally
+        log(f"end after {minutes:.1f} min: launcher {end}; {tally.streams_ready} streams ready, "
+            f"{tally.launches} launches, {tally.resolves} resolves, {len(tally.errors)} errors; "
+            f"load {load()}")
     finally:
         stack.stop()
         git.close()
@@ -201,7 +223,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "rss_mb_start": start["rss"], "rss_mb_end": end["rss"],
         "rss_mb_half_way": (mid or {}).get("rss"), "fds_half_way": (mid or {}).get("fds"),
         "streams_ready": tally.streams_ready, "launches": tally.launches, "resolves": tally.resolves,
-        "stream_minutes_measured": round(elapsed / 60, 2), "load_start_mid_end": loads,
+        "stream_minutes_measured": round(minutes, 2), "load_start_mid_end": loads,
     }
 
 

@@ -32,7 +32,9 @@ def _job_paths(kind: str) -> dict[str, Any]:
             "requestBody": _JOB_BODY,
             "responses": {"202": {"description": "Started; poll the Location",
                                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
-                          "400": _ERROR, "403": _ERROR, "409": _ERROR, "429": _ERROR},
+                          "400": _ERROR, "403": _ERROR, "409": _ERROR,
+                          "413": {"description": "Body larger than max_body_size (16 KB)"},
+                          "429": _ERROR},
         }},
         f"/api/v1/{plural}/{{id}}": {"get": {
             "summary": f"Status and events of a {kind}",
@@ -54,7 +56,7 @@ OPENAPI: dict[str, Any] = {
             "parameters": [{"name": "id", "in": "query", "required": True, "schema": {"type": "string"}}],
             "responses": {"200": {"description": "The target (choices non-empty when ambiguous)",
                                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LaunchTarget"}}}},
-                          "400": _ERROR, "403": _ERROR, "404": _ERROR, "502": _ERROR},
+                          "400": _ERROR, "403": _ERROR, "404": _ERROR, "429": _ERROR, "502": _ERROR},
         }},
         **_job_paths("build"),
         **_job_paths("launch"),
@@ -85,7 +87,7 @@ OPENAPI: dict[str, Any] = {
                             "parameters": [{"name": "id", "in": "query", "schema": {"type": "string"}},
                                            {"name": "receipt", "in": "query", "schema": {"type": "string"}}],
                             "responses": {"302": {"description": "Redirect"}, "300": {"description": "Choices"},
-                                          "400": _ERROR}}},
+                                          "400": _ERROR, "403": _ERROR, "429": _ERROR}}},
         "/api/v1/snippets": {"get": {
             "summary": "Launch link and badge snippets (Markdown, reStructuredText, HTML) for a v2/ path",
             "parameters": [{"name": n, "in": "query", "required": n == "path", "schema": {"type": "string"}}
