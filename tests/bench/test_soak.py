@@ -30,6 +30,6 @@ def test_a_short_soak_meets_the_goals() -> None:
     assert result["streams_ready"] == 100
     assert result["launches"] > 0
     assert result["resolves"] > 0
-    assert result["fd_growth"] == 0
-    assert result["task_growth"] == 0
+    assert result["fd_growth"] <= 0  # fewer is fine: e.g. an idle keep-alive connection closed
+    assert result["task_growth"] <= 0
     assert result["rss_mb_end"] <= 1.2 * result["rss_mb_start"]
