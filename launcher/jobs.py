@@ -145,8 +145,10 @@ def owner_gone(owner: str, heartbeat: float, now: float, interval: float,
 
 
 def restarted_message(kind: str) -> str:
-    return (f"The launcher restarted while this {kind} was in progress, so it was stopped. "
-            f"Start the {kind} again.")
+    # true for both executors: a local build died with the launcher, a build pod may still
+    # run (then the retry follows it instead of building again)
+    return (f"The launcher restarted while this {kind} was in progress, so this request was "
+            f"lost. Start the {kind} again.")
 
 
 def stopped_message(kind: str) -> str:
