@@ -40,11 +40,13 @@ HANDLER_MODULES = [
     "launcher.receipts.handlers",  # before build and pages: v2/receipt/, build/receipt/
     "launcher.handlers.build",
     "launcher.handlers.api",
+    "launcher.handlers.servers",
     "launcher.handlers.launch",
     "launcher.handlers.health",
     "launcher.handlers.versions",
     "launcher.handlers.metrics",
     "launcher.handlers.repoproviders",
+    "launcher.handlers.login",
     "launcher.handlers.badges",  # launcher-web: badge SVGs
     "launcher.handlers.pages",  # launcher-web: home, /v2 loading page, static
 ]
@@ -127,10 +129,10 @@ def make_app(
                           jobs=jobs, receipts=receipts, hub_auth=hub_auth)
     handlers = collect_handlers(config.base_url, handler_modules)
     if hub_auth is not None:
-        from jupyterhub.services.auth import HubOAuthCallbackHandler
+        from launcher.handlers.login import OAuthCallbackHandler
 
         callback = urlparse(hub_auth.oauth_redirect_uri or "").path or config.base_url + "oauth_callback"
-        handlers.insert(0, (callback, HubOAuthCallbackHandler))
+        handlers.insert(0, (callback, OAuthCallbackHandler))
     app_settings: dict[str, Any] = {
         "launcher": config,
         "state": state,

@@ -7,7 +7,8 @@ One :class:`LauncherConfig` instance is shared by every handler (``self.launcher
 and its :class:`~launcher.handoff.hubapi.HubClient`. Their settings are theirs
 (``c.Admission.rate_limit``, ``c.HubClient.api_url``, ...); this class keeps what the web
 service itself does. Defaults follow BinderHub where BinderHub has the same knob (build
-token lifetime 300 s, keepalive 25 s, 60 s linger after ``ready``).
+token lifetime 300 s, keepalive 25 s). Unlike BinderHub after a build, an event stream
+ends right after its ``ready`` or ``failed`` event.
 
 :data:`RENAMED` lists the settings that used to be here; ``nfdi-launcher serve`` forwards
 them from old config files with a warning.
@@ -269,8 +270,3 @@ class LauncherConfig(Configurable):
         25.0, help="Seconds between ``:keepalive`` comments on an idle event stream (≤ 25)."
     ).tag(config=True)
 
-    ready_linger = Float(
-        60.0,
-        help="""Seconds an event stream stays open after ``ready``/``failed`` so that
-        auto-reconnecting EventSource clients close it first (BinderHub: 60).""",
-    ).tag(config=True)

@@ -67,6 +67,16 @@ OPENAPI: dict[str, Any] = {
             "responses": {"200": {"description": '{"systems": [{"name", "display_name", '
                                   '"flavors": [...], "projects"?: [{"project", "account", '
                                   '"partition"}]}], "message"?: why there is none'}}}},
+        "/api/v1/servers": {"get": {
+            "summary": "The caller's launches: named servers the launcher started for this hub "
+                       "user (target, pinned ref, system, flavor, state, age, URLs)",
+            "responses": {"200": {"description": '{"user", "launches": [...]}'},
+                          "403": _ERROR}}},
+        "/api/v1/servers/{name}": {"delete": {
+            "summary": "Stop one of the caller's launches and forget it (~/work stays)",
+            "parameters": [{"name": "name", "in": "path", "required": True,
+                            "schema": {"type": "string"}}],
+            "responses": {"202": {"description": "Stopping"}, "403": _ERROR, "404": _ERROR}}},
         "/build/{provider}/{spec}": {"get": {
             "summary": "BinderHub-compatible event stream (text/event-stream) of build and launch",
             "parameters": [

@@ -276,10 +276,8 @@ class Pipeline(LoggingConfigurable):
         identifier = ctx.request.identifier
         target = ctx.request.target
         if target is None:
-            if self.is_memoised(identifier):
-                ctx.target = await self.resolve_target(identifier)
-                return
-            yield events.waiting(f"Resolving {identifier} ...")
+            if not self.is_memoised(identifier):
+                yield events.waiting(f"Resolving {identifier} ...")
             try:
                 target = await self.resolve_target(identifier)
             except PipelineError as err:
@@ -288,6 +286,7 @@ class Pipeline(LoggingConfigurable):
             raise PipelineError(409, f"{identifier} is ambiguous; pick one of the choices",
                                 choices=[c.to_json() for c in target.choices])
         ctx.target = target
+        # also from the memo: the /v2/ page shows the provenance card from this event
         chain = " -> ".join([identifier] + [h.to for h in target.chain])
         yield events.event("waiting", f"Resolved {identifier} to {target.source} at {target.ref} ({chain})",
                            target=target.to_json())

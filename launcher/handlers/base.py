@@ -4,15 +4,30 @@ Every handler of the launcher (and of launcher-web's pages) derives from
 :class:`BaseHandler`. Errors never carry a stack trace to the client: ``write_error``
 renders ``{"status": N, "message": "..."}`` (or a short text page), with the message
 taken from ``HTTPError.log_message`` only when it was meant for the user.
+
+Identity, as JupyterHub services do it (``reference/hub-service-auth.md``): the handlers are
+:class:`~jupyterhub.services.auth.HubOAuthenticated` with the application's ONE
+:class:`~jupyterhub.services.auth.HubOAuth` (the OAuth callback handler shares it, so the
+PKCE verifier it keeps in memory is found). :meth:`BaseHandler.prepare` identifies the user
+from an ``Authorization: token`` header or the OAuth cookie, without blocking the loop.
+:func:`user_required` is tornado's ``authenticated`` for routes that need a user when the
+launcher is not anonymous: a browser's GET goes through the hub's
+``/hub/api/oauth2/authorize`` (login when needed) and comes back to the exact URL, query
+included; API and event-stream handlers answer 403 instead (:meth:`get_login_url`).
+Cookie-authenticated requests that are not page views must carry the XSRF token
+(``X-XSRFToken`` header; ``?_xsrf=`` for an EventSource), as in JupyterHub.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote
 
+from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
 from tornado import web
 
 from launcher.admission import ENTRIES, AdmissionError, Ask
@@ -43,10 +58,27 @@ class UserError(web.HTTPError):
         self.user_message = message
 
 
-class BaseHandler(web.RequestHandler):
+Method = TypeVar("Method", bound=Callable[..., Awaitable[None] | None])
+
+
+def user_required(method: Method) -> Method:
+    """tornado's ``@authenticated`` on routes that need a hub user unless anonymous."""
+    guarded = web.authenticated(method)
+
+    @functools.wraps(method)
+    def wrapper(self: BaseHandler, *args: Any, **kwargs: Any) -> Any:
+        if self.login_required():
+            return guarded(self, *args, **kwargs)
+        return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+class BaseHandler(HubOAuthenticated, web.RequestHandler):  # type: ignore[misc]
     """Base of every launcher handler."""
 
     _user_model: dict[str, Any] | None = None
+    _not_allowed: str = ""  # set when the hub knows the user but they may not use us
 
     @property
     def launcher(self) -> LauncherConfig:
@@ -67,20 +99,68 @@ class BaseHandler(web.RequestHandler):
         if len(self.request.path) > 8192:
             raise UserError(414, "request path too long")
         self._user_model = await self._identify_user()
+        if self._not_allowed and getattr(self, "_token_authenticated", False):
+            # an API client acting as a user who may not use us: never run as someone else
+            raise UserError(403, f"{self._not_allowed} may not use this launcher (the token "
+                                 "lacks the scope access:services!service=<this service>)")
 
     async def _identify_user(self) -> dict[str, Any] | None:
-        hub_auth = self.state.hub_auth
-        if hub_auth is None:
+        if self.hub_auth is None:
             return None
         try:
-            model = await hub_auth.get_user(self, sync=False)
+            model = await self.hub_auth.get_user(self, sync=False)
         except Exception as err:  # the hub being down must not break anonymous pages
             log.warning("could not identify user through the hub: %s", err)
             return None
-        return model if isinstance(model, dict) else None
+        if not isinstance(model, dict):
+            return None
+        try:
+            return self.check_hub_user(model)  # type: ignore[no-any-return]
+        except UserNotAllowed:
+            self._not_allowed = f"{model.get('kind', 'user')} {model.get('name', '')}"
+            return None
+
+    @property
+    def hub_auth(self) -> Any:
+        """The application's one HubOAuth (None when not a hub service)."""
+        return self.state.hub_auth
 
     def get_current_user(self) -> dict[str, Any] | None:
         return self._user_model
+
+    def login_required(self) -> bool:
+        """Routes marked :func:`user_required` need a user: a hub service, not anonymous."""
+        return self.hub_auth is not None and not self.launcher.anonymous
+
+    def get_login_url(self) -> str:
+        """The hub's authorize URL (with the OAuth state of this request), or a 403."""
+        if self._not_allowed:
+            raise UserError(403, f"{self._not_allowed} may not use this launcher; ask the "
+                                 "hub's operator for access")
+        if self.hub_auth is None:
+            raise UserError(403, "Log in to the hub to launch (anonymous launches are "
+                                 "disabled here)")
+        return super().get_login_url()
+
+    @property
+    def xsrf_token(self) -> bytes:
+        if self.hub_auth is None:
+            return web.RequestHandler.xsrf_token.fget(self)  # type: ignore[attr-defined,no-any-return]
+        return super().xsrf_token
+
+    def check_xsrf_cookie(self) -> None:
+        if self.hub_auth is None:
+            web.RequestHandler.check_xsrf_cookie(self)
+            return
+        super().check_xsrf_cookie()
+
+    def auth_config(self) -> dict[str, Any]:
+        """Who is logged in, for the pages' header and scripts."""
+        if self.hub_auth is None:
+            return {"auth": False, "user": self.user_name}
+        return {"auth": True, "user": self.user_name,
+                "xsrf_token": self.xsrf_token.decode("ascii"),
+                "login_url": self.base_url + "login", "logout_url": self.base_url + "logout"}
 
     @property
     def user_name(self) -> str:

@@ -23,7 +23,8 @@ log = logging.getLogger("nfdi_launcher.build")
 
 
 class EventStreamHandler(BaseHandler):
-    """Writes events; keepalive comments while idle; lingers after the end."""
+    """Writes events, with keepalive comments while idle; the stream ends with the last event
+    (``ready`` or ``failed``) on every path, as BinderHub's does on a cache hit."""
 
     _closed: asyncio.Event | None = None
 
@@ -54,12 +55,6 @@ class EventStreamHandler(BaseHandler):
                 self.write(events.KEEPALIVE)
                 await self.flush()
 
-    async def linger(self) -> None:
-        try:
-            await asyncio.wait_for(self.closed_event().wait(), self.launcher.ready_linger)
-        except TimeoutError:
-            pass
-
     def start_stream(self) -> None:
         self.set_header("Content-Type", "text/event-stream")
         self.set_header("Cache-Control", "no-cache")
@@ -85,7 +80,6 @@ class BuildHandler(EventStreamHandler):
     async def stream(self, request: LaunchRequest) -> None:
         async for ev in run_with_quotas(self.state.admission, self.state.pipeline, request):
             await self.emit(ev)
-        await self.linger()
 
     def build_ask(self) -> Ask:
         """What this stream asks admission for (the URL, its query, its build token)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 from urllib.parse import quote, urlencode
 
 from launcher.admission import AdmissionError, checked_spec
-from launcher.handlers.base import BaseHandler, UserError
+from launcher.handlers.base import BaseHandler, UserError, user_required
 
 
 class LaunchHandler(BaseHandler):
@@ -27,6 +27,12 @@ class LaunchHandler(BaseHandler):
         self.checked_urlpath(query)  # refuse hostile paths before sending anyone anywhere
         return ("?" + urlencode(query)) if query else ""
 
+    def get_login_url(self) -> str:
+        if self.wants_json():  # an API client: never redirected to a login page
+            raise UserError(403, "Authentication required: send a hub API token")
+        return super().get_login_url()
+
+    @user_required
     async def get(self) -> None:
         receipt = self.get_argument("receipt", "").strip()
         if receipt:  # relaunch exactly what a receipt records (launcher/receipts)
@@ -69,6 +75,7 @@ def v2_path(launch_path: str) -> str:
 class R2DHandler(BaseHandler):
     """Jupyter4NFDI ``/r2d/<provider>/<spec>?system=&flavor=&localstoragepath=|dataDir=&name=``."""
 
+    @user_required
     async def get(self, *_args: str) -> None:
         provider, spec = self.get_spec_from_request("r2d")
         request = await self.admit(self.ask("r2d", provider=provider, spec=spec))
@@ -86,6 +93,7 @@ class R2DHandler(BaseHandler):
 class LegacyRedirectHandler(BaseHandler):
     """``/repo/<user>/<repo>[/<path>]`` -> ``/v2/gh/<user>/<repo>/master[?urlpath=<path>]``."""
 
+    @user_required
     async def get(self, user: str, repo: str, urlpath: str | None = None) -> None:
         # the router decoded user and repo: encode them again, so "/" and ".." stay inside
         spec = f"{quote(user, safe='')}/{quote(repo, safe='')}/master"

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlencode, urlparse
 
 import launcher
-from launcher.handlers.base import BaseHandler, UserError
+from launcher.handlers.base import BaseHandler, UserError, user_required
 from launcher.urlpath import UnsafePath, resolve_urlpath
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -62,12 +62,14 @@ class PageHandler(BaseHandler):
         return TEMPLATE_DIR
 
     def render_page(self, template: str, config: dict[str, Any], **kwargs: Any) -> None:
-        config = {"base_url": self.base_url, **config}
+        auth = self.auth_config()
+        config = {"base_url": self.base_url, **auth, **config}
         self.render(
             template,
             base_url=self.base_url,
             config_json=json.dumps(config),
             version=launcher.__version__,
+            auth=auth,
             **kwargs,
         )
 
@@ -95,6 +97,7 @@ class LoadingPageHandler(PageHandler):
     The page is admitted like every entry (it counts against the rate limit and hands out
     a build token bound to this client); a refusal is shown on the page, nothing launched."""
 
+    @user_required
     async def get(self, *args: str) -> None:
         provider, spec = self.get_spec_from_request("v2")
         query = self.launch_query()
@@ -104,7 +107,7 @@ class LoadingPageHandler(PageHandler):
             ask = self.ask("v2", provider=provider, spec=spec)
             await self.admit(ask)
             token = self.state.admission.issue_token(ask)
-            config["build_url"] = f"{self.base_url}build/{provider}/{spec}?{build_query(query, token)}"
+            config["build_url"] = self.stream_url(provider, spec, query, token)
         except UnsafePath as err:
             # like BinderHub's page: a bad link is reported, nothing is launched
             self.set_status(400)
@@ -120,6 +123,14 @@ class LoadingPageHandler(PageHandler):
             system=query.get("system", ""),
             flavor=query.get("flavor", ""),
         )
+
+    def stream_url(self, provider: str, spec: str, query: dict[str, str], token: str) -> str:
+        """The stream URL, with the build token and the resource choice; with the XSRF token
+        when users log in (an EventSource cannot send headers)."""
+        bq = build_query(query, token)
+        if self.hub_auth is not None:
+            bq += "&" + urlencode({"_xsrf": self.xsrf_token.decode("ascii")})
+        return f"{self.base_url}build/{provider}/{spec}?{bq}"
 
 
 class AboutHandler(PageHandler):

@@ -1,14 +1,14 @@
 /* nfdi-launcher home page: resolve an identifier, show its provenance, pick a resource,
- * copy the link and badges, launch and follow the log. */
+ * copy the link and badges, and launch — by opening the very /v2/ link the share box shows
+ * (built by the server), where the build log is followed and the login happens if needed. */
 "use strict";
 
-(function () {
-  const L = window.Launcher;
+(function (global) {
+  const L = global.Launcher;
   const cfg = L.readConfig();
   const base = cfg.base_url || "/";
   const $ = (id) => document.getElementById(id);
   let target = null;
-  let stop = null;
   let shareSeq = 0; // only the newest snippets answer is shown
 
   function setStatus(text, cls) {
@@ -71,8 +71,6 @@
 
   async function resolve() {
     const id = $("identifier").value.trim();
-    if (stop) stop();
-    $("progress").hidden = true;
     if (!id) {
       setStatus("Paste an identifier first.", "error");
       return;
@@ -111,53 +109,44 @@
     }
   }
 
+  /* Fill the share box for the current options; resolves to the launch URL (or null). */
   async function updateShare() {
-    if (!target || !target.launch_path) return;
+    if (!target || !target.launch_path) return null;
     const params = new URLSearchParams({ path: target.launch_path, ...options() });
     const seq = ++shareSeq;
     try {
       const response = await fetch(base + "api/v1/snippets?" + params.toString());
-      if (!response.ok) return;
+      if (!response.ok) return null;
       const s = await response.json();
-      if (seq !== shareSeq) return;
+      if (seq !== shareSeq) return null;
       $("share-url").value = s.url;
       $("snippet-markdown").value = s.markdown;
       $("snippet-rst").value = s.rst;
       $("snippet-html").value = s.html;
       $("badge-preview").src = s.badge_url;
+      return s.url;
     } catch (e) {
-      /* the share panel keeps its previous content */
+      return null; /* the share panel keeps its previous content */
     }
   }
 
-  function launch() {
+  async function launch() {
     if (!target || !target.launch_path || (target.choices || []).length) return;
-    // the resolver's spec is already percent-encoded; only make sure it stays one path
-    const spec = target.launch_path.replace(/^\/?v2\//, "").replace(/[?#]/g, encodeURIComponent);
-    const opts = options();
-    const query = new URLSearchParams();
-    if (opts.system) query.set("system", opts.system);
-    if (opts.flavor) query.set("flavor", opts.flavor);
+    $("launch-btn").disabled = true;
+    // the link of the options as they are now: the one the share box shows
+    const shared = await updateShare();
+    if (!shared) {
+      setStatus("Could not make the launch link; try again.", "error");
+      $("launch-btn").disabled = false;
+      return;
+    }
+    const url = new URL(shared, global.location.href);
     const held = project(); // personal: in this launch only, never in the shared link
     if (held) {
-      query.set("project", held.project);
-      query.set("account", held.account);
+      url.searchParams.set("project", held.project);
+      url.searchParams.set("account", held.account);
     }
-    const buildUrl = base + "build/" + spec + (query.toString() ? "?" + query.toString() : "");
-    $("progress").hidden = false;
-    $("log").textContent = "";
-    $("phases").textContent = "";
-    if (stop) stop();
-    // one launch at a time from this page; a failure allows another try
-    $("launch-btn").disabled = true;
-    stop = L.runLaunch(buildUrl, L.launchUrlpath(opts), {
-      phases: $("phases"),
-      log: $("log"),
-      status: $("launch-status"),
-      onFailed() {
-        $("launch-btn").disabled = false;
-      },
-    });
+    global.location.assign(url.href);
   }
 
   document.addEventListener("DOMContentLoaded", () => {
@@ -184,4 +173,4 @@
     });
     if ($("identifier").value.trim()) resolve();
   });
-})();
+})(window);

@@ -13,6 +13,7 @@ there, waits for its "stack is up: <url>" line, and stops it with SIGINT (Ctrl-C
   ``stack_pool.get("--anonymous", config="...")`` returns the running stack when the
   arguments and config are the same, else stops it and starts the new one on the same state.
   Group tests that use the same arguments in one module so the suite restarts rarely.
+- fixture ``any_stack``: whichever stack runs (no restart), for tests of the command itself.
 - fixture ``stack`` (function): ``stack_pool.get()`` — the default logged-in stack, with the
   git server's scenarios reachable under ``https://git.example.org/journey/<scenario>``
   through ``c.NetConfig.url_rewrites`` in the operator config file (which also proves that
@@ -27,10 +28,10 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -210,7 +211,7 @@ def start_stack(state: Path, workdir: Path, *args: str, config: str = "", pipe: 
     output = workdir / f"stack-{n}.out"
     cmd = [NFDI_LAUNCHER, "stack", "--port", "0", "--state-dir", str(state), *args]
     if pipe:
-        line = " ".join(_quote(c) for c in cmd) + f" 2>&1 | tee {_quote(str(output))}"
+        line = shlex.join(cmd) + f" 2>&1 | tee {shlex.quote(str(output))}"
         proc = subprocess.Popen(["/bin/sh", "-c", line], cwd=workdir, env=stack_env(),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
@@ -231,14 +232,8 @@ def start_stack(state: Path, workdir: Path, *args: str, config: str = "", pipe: 
     return stack
 
 
-def _quote(word: str) -> str:
-    import shlex
-
-    return shlex.quote(word)
-
-
 def _up(stack: RunningStack) -> str | None:
-    if not output_exists(stack):
+    if not stack.output.exists():  # tee creates it a moment after the shell starts
         return None
     m = UP_LINE.search(stack.text())
     if m:
@@ -248,10 +243,6 @@ def _up(stack: RunningStack) -> str | None:
                            f"{stack.text()[-3000:]}")
     stack.note_pids()
     return None
-
-
-def output_exists(stack: RunningStack) -> bool:
-    return stack.output.exists()
 
 
 class StackPool:
@@ -293,7 +284,7 @@ def stack_pool(tmp_path_factory: pytest.TempPathFactory, git_server: Any) -> Ite
         yield pool
     finally:
         pool.close()
-        _remove_stack_leftovers(pool.state)
+        remove_stack_leftovers(pool.state)
 
 
 @pytest.fixture
@@ -302,7 +293,15 @@ def stack(stack_pool: StackPool) -> RunningStack:
     return stack_pool.get()
 
 
-def _remove_stack_leftovers(state: Path) -> None:
+@pytest.fixture
+def any_stack(stack_pool: StackPool) -> RunningStack:
+    """Whichever stack runs now (the default one if none): for tests of the stack command
+    itself, which do not care about its flags and should not cost a restart."""
+    cur = stack_pool.current
+    return cur if cur is not None and cur.running() else stack_pool.get()
+
+
+def remove_stack_leftovers(state: Path) -> None:
     """Remove the containers and volumes of a stack's name prefix (test clean-up)."""
     prefix_file = state / "name-prefix"
     if not prefix_file.exists():
@@ -322,12 +321,3 @@ def hub_login(page: Any, stack: RunningStack, user: str) -> None:
     page.fill("#username_input", user)
     page.fill("#password_input", stack.password)
     page.click("#login_submit")
-
-
-def wait_until(predicate: Any, timeout: float, what: str) -> Any:
-    """:func:`tests.harness.hub.wait_for` with a coarser interval for slow state changes."""
-    return wait_for(predicate, timeout, what, interval=1.0)
-
-
-def elapsed(since: float) -> float:
-    return time.monotonic() - since

@@ -35,7 +35,7 @@ async def serving(app: tornado.web.Application) -> AsyncIterator[str]:
 
 async def read_stream(url: str, timeout: float = 300, headers: dict[str, str] | None = None,
                       ) -> tuple[int, dict[str, str], list[dict[str, Any]], int]:
-    """GET an event stream until the server closes it (tests set a short ready_linger).
+    """GET an event stream until the server closes it (right after ready or failed).
 
     Returns (status, headers, events, number of keepalive comments).
     """

@@ -4,7 +4,7 @@ Use::
 
     from tests.launcher.e2e import HUB_EXTRA_CONFIG, IMAGE_PREFIX, launcher_config, make_pipeline
     hub = hub_factory(config=HUB_EXTRA_CONFIG)
-    config = launcher_config(hub, ready_linger=0.3)
+    config = launcher_config(hub)
     app = make_app(config, pipeline=make_pipeline(config, tmp_path))
 
 The harness' DockerSpawner takes the image from ``user_options["image"]`` (the launcher
@@ -40,14 +40,14 @@ def no_rate_limit() -> Config:
 
 
 def launcher_config(hub: Any, handoff: dict[str, Any] | None = None, **kw: Any) -> LauncherConfig:
-    """LauncherConfig for *hub* (service token), no rate limit, short linger; *handoff*
+    """LauncherConfig for *hub* (service token), no rate limit; *handoff*
     settings go to ``c.HubApiHandOff``."""
     cfg = no_rate_limit()
     cfg.HubClient.api_url = hub.api_url
     cfg.HubClient.api_token = hub.token
     cfg.HubApiHandOff.launch_timeout = 120
     cfg.HubApiHandOff.update(handoff or {})
-    base: dict[str, Any] = dict(hub_url=hub.url, ready_linger=0.3, keepalive_interval=5)
+    base: dict[str, Any] = dict(hub_url=hub.url, keepalive_interval=5)
     base.update(kw)
     return LauncherConfig(config=cfg, **base)
 

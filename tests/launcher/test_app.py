@@ -30,7 +30,7 @@ def make_config(admission: dict[str, object] | None = None, **kw: object) -> Lau
     cfg.HubClient.retries = 0
     cfg.Admission = Config({"rate_limit": 0, **(admission or {})})
     defaults: dict[str, object] = dict(
-        hub_url=f"http://127.0.0.1:{closed_port()}/", ready_linger=0.2, keepalive_interval=0.2,
+        hub_url=f"http://127.0.0.1:{closed_port()}/", keepalive_interval=0.2,
         systems=[{"name": "local", "flavors": [{"name": "small"}, {"name": "large"}]}],
     )
     defaults.update(kw)

@@ -81,7 +81,7 @@ async def test_launch_a_replayed_doi(hub: Any, replay: Any, rewrites_env: dict[s
     replay.add(f"https://zenodo.org/api/records/{RECID}", body=constructed_record(data))
     replay.add(f"https://api.datacite.org/dois/{DOI}", body=constructed_datacite())
     replay.add(f"https://zenodo.org/api/records/{RECID}/files/demo-repo-v2.0.zip/content", body=data)
-    config = launcher_config(hub, ready_linger=0.2)
+    config = launcher_config(hub)
     builder = BuildManager(image_prefix=IMAGE_PREFIX, state_dir=str(tmp_path / "builds"))
     pipeline = Pipeline(config, Resolution().resolve, builder, HubApiHandOff(config))
     async with serving(make_app(config, pipeline=pipeline)) as url:

@@ -196,7 +196,7 @@ async def test_unreachable_or_slow_hub_is_a_clear_failed_event(kind: str, builde
     try:
         cfg = no_rate_limit()
         cfg.HubClient = Config(api_token="x", request_timeout=1.0, retries=1, retry_delay=0.1)
-        config = LauncherConfig(config=cfg, hub_url=f"http://127.0.0.1:{port}/", ready_linger=0.2,
+        config = LauncherConfig(config=cfg, hub_url=f"http://127.0.0.1:{port}/",
                                 keepalive_interval=0.25)
         async with serving(make_app(config, pipeline=pipeline_for(config, builder))) as url:
             code, _h, evs, comments = await read_stream(url + "build/git/" + spec_for(git_server), timeout=300)
@@ -223,7 +223,7 @@ async def test_start_url_handoff_points_the_browser_at_the_hubs_start_api(builde
     from urllib.parse import parse_qs, urlparse
 
     config = LauncherConfig(config=no_rate_limit(), hub_url="https://hub.nfdi-jupyter.de/",
-                            handoff_class="start-url", ready_linger=0.2,
+                            handoff_class="start-url",
                             systems=[{"name": "JSC-Cloud", "flavors": [{"name": "m1"}]}])
     async with serving(make_app(config, pipeline=Pipeline.from_config(config, builder=builder))) as url:
         _code, _h, evs, _c = await read_stream(url + "build/git/" + spec_for(git_server) + "?name=demo", timeout=300)
@@ -273,7 +273,7 @@ async def test_ambiguous_ref_gives_choices_not_a_guess(git_server: Any, builder:
     os.environ["NFDI_LAUNCHER_URL_REWRITES"] = json.dumps(
         {**json.loads(old), **git_server.rewrite(amb, "ambiguous-ref")})
     try:
-        config = LauncherConfig(config=no_rate_limit(), hub_url="http://127.0.0.1:9/", ready_linger=0.1)
+        config = LauncherConfig(config=no_rate_limit(), hub_url="http://127.0.0.1:9/")
         async with serving(make_app(config, pipeline=Pipeline.from_config(config, builder=builder))) as url:
             r = await get(url + "launch?id=" + quote(f"git/{quote(amb, safe='')}/v2", safe=""))
             _code, _h, evs, _c = await read_stream(url + f"build/git/{quote(amb, safe='')}/v2", timeout=60)

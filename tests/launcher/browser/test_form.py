@@ -95,7 +95,7 @@ def test_paste_doi_see_provenance_copy_snippets(
 
 def test_v2_link_with_unknown_system_fails_clearly(page: Any, shot: Any, launcher_factory: Any) -> None:
     """A Jupyter4NFDI-style link naming a system the user may not use: a clear failure, no build."""
-    server = launcher_factory(LauncherConfig(config=no_rate_limit(), base_url="/", systems=SYSTEMS, ready_linger=0.5))
+    server = launcher_factory(LauncherConfig(config=no_rate_limit(), base_url="/", systems=SYSTEMS))
     page.goto(server.url + "v2/gh/o/r/HEAD?system=not-a-system&flavor=m1")
     page.wait_for_selector("li.phase.failed")
     shot(page, "unknown-system")

@@ -65,7 +65,6 @@ def launcher_url(launcher_factory: Any, lab_hub: Any, registry: Any, rewrites: A
     cfg.Admission.rate_limit = 0
     config = LauncherConfig(
         config=cfg, base_url="/", hub_url=lab_hub.url, handoff_class="hub-api", anonymous=True,
-        ready_linger=1.0,
         systems=[{"name": "local", "display_name": "This machine",
                   "flavors": [{"name": "default", "display_name": "Default"}]}],
     )
@@ -142,7 +141,8 @@ def test_form_doi_to_jupyterlab(page: Any, shot: Any, lab_hub: Any, launcher_url
     shot(page, "resolved")
     page.fill("#path", "index.ipynb")
     page.click("#launch-btn")
-    page.wait_for_selector("#progress:not([hidden])")
+    # the form opens the /v2/ link its share box shows, which follows the launch
+    page.wait_for_url("**/v2/**")
     _follow_to_lab(page, shot, lab_hub, "/doc/tree/index.ipynb",
                    (".jp-NotebookPanel .jp-RenderedMarkdown h1", "rees-dockerfile v1.0"))
     assert page.dialogs == []

@@ -29,7 +29,7 @@ def _assert_nothing_ran(page: Any) -> None:
 
 
 def test_identifier_in_form_is_text(page: Any, shot: Any, launcher_factory: Any) -> None:
-    server = launcher_factory(LauncherConfig(config=no_rate_limit(), base_url="/", ready_linger=0.5))
+    server = launcher_factory(LauncherConfig(config=no_rate_limit(), base_url="/"))
     page.goto(server.url)
     page.fill("#identifier", PAYLOAD)
     shot(page, "filled")
@@ -44,7 +44,7 @@ def test_identifier_in_form_is_text(page: Any, shot: Any, launcher_factory: Any)
 
 
 def test_prefilled_identifier_is_text(page: Any, shot: Any, launcher_factory: Any) -> None:
-    server = launcher_factory(LauncherConfig(config=no_rate_limit(), base_url="/", ready_linger=0.5))
+    server = launcher_factory(LauncherConfig(config=no_rate_limit(), base_url="/"))
     page.goto(server.url + "?id=" + quote(PAYLOAD, safe=""))
     page.wait_for_function("document.getElementById('resolve-status').textContent.length > 0")
     shot(page, "prefilled")
@@ -53,7 +53,7 @@ def test_prefilled_identifier_is_text(page: Any, shot: Any, launcher_factory: An
 
 
 def test_spec_on_v2_page_and_in_the_log_is_text(page: Any, shot: Any, launcher_factory: Any) -> None:
-    server = launcher_factory(LauncherConfig(config=no_rate_limit(), base_url="/", ready_linger=0.5))
+    server = launcher_factory(LauncherConfig(config=no_rate_limit(), base_url="/"))
     page.goto(server.url + "v2/gh/" + quote(PAYLOAD, safe="") + "/repo/HEAD")
     assert page.inner_text("#spec") == "gh/" + PAYLOAD + "/repo/HEAD"
     # the stream answers with a failed event; its message is appended as text
@@ -66,7 +66,7 @@ def test_spec_on_v2_page_and_in_the_log_is_text(page: Any, shot: Any, launcher_f
 
 
 def test_hostile_urlpath_is_refused_before_launch(page: Any, shot: Any, launcher_factory: Any) -> None:
-    server = launcher_factory(LauncherConfig(config=no_rate_limit(), base_url="/", ready_linger=0.5))
+    server = launcher_factory(LauncherConfig(config=no_rate_limit(), base_url="/"))
     page.goto(server.url + "v2/gh/o/r/HEAD?urlpath=" + quote("javascript:alert(document.domain)", safe=""))
     page.wait_for_function("document.getElementById('launch-status').textContent.length > 0")
     shot(page, "bad-urlpath")

@@ -76,7 +76,9 @@ def test_a_taken_port_is_one_error_line_exit_2_and_nothing_runs(tmp_path: Path) 
     assert _processes_naming(str(state)) == []
 
 
-def test_a_second_stack_on_the_same_state_is_refused(stack: RunningStack, tmp_path: Path) -> None:
+def test_a_second_stack_on_the_same_state_is_refused(any_stack: RunningStack,
+                                                    tmp_path: Path) -> None:
+    stack = any_stack
     r = _run_stack("--port", "0", "--state-dir", str(stack.state), cwd=tmp_path)
     assert r.returncode == 2, r.stdout + r.stderr
     lines = r.stderr.strip().splitlines()
@@ -89,8 +91,9 @@ def test_a_second_stack_on_the_same_state_is_refused(stack: RunningStack, tmp_pa
     assert requests.get(stack.launcher, timeout=10).status_code == 200
 
 
-def test_status_says_what_runs_where_and_the_log_files(stack: RunningStack,
+def test_status_says_what_runs_where_and_the_log_files(any_stack: RunningStack,
                                                        tmp_path: Path) -> None:
+    stack = any_stack
     r = _run_stack("--status", "--state-dir", str(stack.state), cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     assert stack.url in r.stdout
