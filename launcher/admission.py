@@ -86,6 +86,8 @@ class Ask:
     request_origin: str = ""
     #: the target when it is known already (a relaunch by receipt): admit checks it, resolves nothing
     target: LaunchTarget | None = None
+    #: the request named a system or flavor (set before the defaults are filled in)
+    resource_given: bool = True
     #: filled by admit: x-ratelimit-* headers for the response
     headers: dict[str, str] = field(default_factory=dict)
 
@@ -245,7 +247,8 @@ class Admission(LoggingConfigurable):
             provider=provider, spec=spec, client_ip=ask.client_ip, launch_host=ask.launch_host,
             user=ask.user, system=ask.system, flavor=ask.flavor, hpc=ask.hpc, storage_path=ask.storage_path,
             name=ask.name[:100], build_only=ask.build_only, build_token=bool(ask.build_token),
-            origin=ask.origin, request_origin=ask.request_origin, target=target)
+            origin=ask.origin, request_origin=ask.request_origin, target=target,
+            resource_given=ask.resource_given)
 
 
 async def run_with_quotas(admission: Admission, pipeline: Pipeline,

@@ -76,6 +76,9 @@ class LaunchRequest:
     request_origin: str = ""  # Origin header, else Sec-Fetch-Site
     #: the resolved target when admission resolved it already (launcher.admission)
     target: LaunchTarget | None = None
+    #: False when the link named neither system nor flavor (defaults were filled in): then a
+    #: server of the same target already running on another resource is opened instead
+    resource_given: bool = True
 
     @property
     def identifier(self) -> str:

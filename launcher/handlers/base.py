@@ -264,6 +264,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):  # type: ignore[misc]
 
     async def choose_resource(self, ask: Ask) -> None:
         """Check and fill in the system, flavor and HPC project of a build or launch."""
+        ask.resource_given = bool(ask.system or ask.flavor)
         if ask.build_only:  # no launch: the user's own choices do not matter
             try:
                 ask.system, ask.flavor = pick_resource(self.launcher.systems, ask.system, ask.flavor)

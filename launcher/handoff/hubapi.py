@@ -38,6 +38,7 @@ from launcher.handoff.base import (
     temp_user_name,
     user_options,
 )
+from launcher.handoff.servers import running_same_target, user_launches
 from launcher.pipeline import LaunchContext, PipelineError
 
 log = logging.getLogger("nfdi_launcher.handoff")
@@ -245,13 +246,19 @@ class HubApiHandOff(HandOff):
         user = await self.ensure_user(ctx)
         server = server_name(ctx.target, req.system, req.flavor)
         upath = f"users/{quote(user)}"
-        running = await self.start_server(ctx, user, server)
+        path = ""
+        # a link that names no resource opens this target's server wherever it runs
+        other = (await self.running_elsewhere(ctx, user)) if req.user and not req.resource_given \
+            else None
+        if other is not None:
+            server, path, running = str(other["name"]), str(other.get("url") or ""), True
+        else:
+            running = await self.start_server(ctx, user, server)
         if running:
             yield events.launching(f"Reusing running server {server}")
         # Minted once the hub has answered the progress stream's first event: the hub is
         # single-threaded and hashing a token would hold that first event back.
         token_task: asyncio.Future[str] | None = None
-        path = ""
         try:
             if not running:
                 async for ev in self.follow_progress(user, server):
@@ -274,7 +281,15 @@ class HubApiHandOff(HandOff):
         url = self.public_hub_url(req.launch_host).rstrip("/") + path
         ready = ready_fields(ctx, url, token)
         ready.update(user=user, server_name=server, handoff=self.name)
+        if other is not None:  # where it really runs
+            options = other.get("user_options") or {}
+            ready.update(system=options.get("system", ""), flavor=options.get("flavor", ""))
         yield ready
+
+    async def running_elsewhere(self, ctx: LaunchContext, user: str) -> dict[str, Any] | None:
+        """*user*'s running server of this target, on whatever system and flavor."""
+        assert ctx.target is not None
+        return running_same_target(await user_launches(self.hub, user), ctx.target)
 
     async def start_server(self, ctx: LaunchContext, user: str, server: str) -> bool:
         """Ask the hub to start the server; True if it is already running (then reused).

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from launcher.handoff.hubapi import HubClient
+from fdo.target import LaunchTarget
 from launcher.pipeline import PipelineError
+
+if TYPE_CHECKING:  # the hub-api hand-off uses this module
+    from launcher.handoff.hubapi import HubClient
 
 
 def server_state(model: dict[str, Any]) -> str:
@@ -70,6 +73,17 @@ def launch_entry(model: dict[str, Any], hub_public_url: str, launcher_public_url
         "relaunch_url": launcher_public_url + str(r2d["launch_path"])
         + ("?" + urlencode(query) if query else ""),
     }
+
+
+def running_same_target(models: list[dict[str, Any]], target: LaunchTarget) -> dict[str, Any] | None:
+    """A running server (hub model) of *target*'s source at its pinned ref, if any (pure)."""
+    for model in models:
+        options = model.get("user_options") or {}
+        r2d = options.get("repo2docker") if isinstance(options, dict) else None
+        if (model.get("ready") and isinstance(r2d, dict) and r2d.get("repourl") == target.source
+                and r2d.get("reporef") == target.ref):
+            return model
+    return None
 
 
 async def user_launches(hub: HubClient, user: str) -> list[dict[str, Any]]:

@@ -17,8 +17,9 @@ import pytest
 from launcher.app import make_app
 from launcher.config import LauncherConfig
 from launcher.handlers.login import safe_next
-from launcher.handoff.servers import launch_entry, server_state
+from launcher.handoff.servers import launch_entry, running_same_target, server_state
 from tests.launcher._client import body_json, get, read_stream, serving
+from tests.launcher.e2e import no_rate_limit
 from tests.launcher.test_app import closed_port
 
 PREFIX = "/services/launcher/"
@@ -41,7 +42,8 @@ def hub_service_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def service_app(anonymous: bool) -> object:
-    config = LauncherConfig(anonymous=anonymous, hub_url="http://127.0.0.1:9/", rate_limit=0)
+    config = LauncherConfig(config=no_rate_limit(), anonymous=anonymous,
+                            hub_url="http://127.0.0.1:9/")
     assert config.auth_enabled
     return make_app(config)
 
@@ -150,3 +152,22 @@ def test_launch_entry_is_what_my_launches_shows() -> None:
     assert launch_entry(dict(model, user_options={"profile": "x"}), "http://h/", "/") is None
     assert [server_state(m) for m in ({"pending": "spawn"}, {"pending": "stop"}, {"ready": True},
                                       {})] == ["starting", "stopping", "running", "stopped"]
+
+
+def test_a_running_server_of_the_same_pinned_target_is_found_on_any_resource() -> None:
+    from fdo.target import LaunchTarget
+
+    target = LaunchTarget.from_json({
+        "identifier": "https://git.example.org/r", "kind": "git", "provider": "git",
+        "source": "https://git.example.org/r", "ref": "a" * 40, "files": [], "chain": [],
+        "launch_path": "v2/git/x/" + "a" * 40, "title": "", "warnings": [], "choices": []})
+
+    def model(name: str, ready: bool, ref: str) -> dict[str, object]:
+        return {"name": name, "ready": ready, "user_options": {"system": "local-large",
+                "repo2docker": {"repourl": target.source, "reporef": ref}}}
+
+    found = running_same_target([model("old", True, "b" * 40), model("stopped", False, "a" * 40),
+                                 model("large", True, "a" * 40)], target)
+    assert found is not None
+    assert found["name"] == "large"
+    assert running_same_target([model("old", True, "b" * 40)], target) is None

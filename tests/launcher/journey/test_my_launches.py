@@ -3,7 +3,8 @@
 One person (carol) launches two repositories in turn. A file saved under ~/work in the first
 server is open in the second one. The home page's "My launches" lists both servers with
 their pinned commits, and *Stop* stops one. A badge of a target whose server still runs
-opens that server at once: no second server, no build.
+opens that server at once: no second server, no build — also when the badge names no
+resource and the server runs on another system than the default one.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from tests.harness.hub import wait_for
 from tests.harness.stack import RunningStack, hub_login
 from tests.launcher.journey.browser import (
     LAUNCH_MS,
@@ -69,17 +69,37 @@ def test_work_files_follow_the_person_and_my_launches_stops_a_server(
 
     _row(page, REPO1).locator("button.stop").click()
     _row(page, REPO1).wait_for(state="detached", timeout=120_000)
-    assert list(stack.servers(USER)) == [second.rstrip("/").rsplit("/", 1)[1]]
+    assert list(stack.servers(USER)) == [_name(second)]
     assert page.locator("#my-launches tr.launch").count() == 1
 
-    # the badge of the target that still runs opens it at once
+    # the badge of the target that still runs opens it at once: no new server, no build
     seen = record_navigations(page)
-    started = time.monotonic()
-    page.goto(badge_url(stack, REPO2))
-    again = wait_for_lab(page, USER, 30_000)
-    took = time.monotonic() - started
+    again, took = _timed_open(page, badge_url(stack, REPO2))
     assert again == second
     assert len(stack.servers(USER)) == 1
     assert took < 15, f"reopening a running server took {took:.1f} s"
     assert not any("/hub/login" in url for url in seen)
-    wait_for(lambda: stack.servers(USER), 5, "the server to stay")
+
+    # ... also when it runs on another resource than the badge's default one
+    large = _launch(page, badge_url(stack, REPO1, system="local-large"))
+    assert stack.servers(USER)[_name(large)]["user_options"]["system"] == "local-large"
+    again, took = _timed_open(page, badge_url(stack, REPO1))
+    assert again == large
+    assert len(stack.servers(USER)) == 2
+    assert took < 15, f"reopening a running server took {took:.1f} s"
+
+
+def _launch(page: Any, link: str) -> str:
+    page.goto(link)
+    return wait_for_lab(page, USER, LAUNCH_MS)
+
+
+def _timed_open(page: Any, link: str) -> tuple[str, float]:
+    started = time.monotonic()
+    page.goto(link)
+    server = wait_for_lab(page, USER, 30_000)
+    return server, time.monotonic() - started
+
+
+def _name(server_url: str) -> str:
+    return server_url.rstrip("/").rsplit("/", 1)[1]
