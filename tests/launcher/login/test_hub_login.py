@@ -121,7 +121,9 @@ c.JupyterHub.services[0].update(url=f"http://127.0.0.1:{{random_port()}}",
     command={launcher_command(work, systems)!r}, oauth_no_confirm=True)
 c.JupyterHub.load_roles = [{{"name": "launcher-service", "services": ["launcher"],
     "scopes": ["admin:users", "admin:servers", "admin:auth_state", "read:users", "tokens",
-               "list:users", "read:groups"]}}]
+               "list:users", "read:groups"]}},
+    # users may use the launcher service (as launcher.hubconfig grants it)
+    {{"name": "user", "scopes": ["self", "access:services!service=launcher"]}}]
 """
     hub = start_hub(work / "hub", config=config, spawner="outpost", port=port)
     wait_for(lambda: requests.get(hub.url + "services/launcher/versions", timeout=2).ok, 60,
