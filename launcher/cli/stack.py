@@ -333,6 +333,7 @@ class StackApp(LauncherApp):
         names = {cls.__name__ for app_cls in OutpostApp().classes
                  for cls in app_cls.__mro__ if cls.__module__.startswith("outpost")}
         names |= {old.split(".")[0] for old in OutpostApp.renamed_config}  # OutpostConfig
+        names |= {path.rsplit(".", 1)[1] for path in OutpostApp.plugin_classes}  # backends
         return bool(names & set(self.config))
 
     def _start_registry(self, state: Path, ports: StackPorts, children: Children,
