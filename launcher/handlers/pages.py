@@ -75,8 +75,12 @@ class PageHandler(BaseHandler):
 
 
 class HomeHandler(PageHandler):
-    """The form: paste an identifier, see its provenance, pick a resource, launch, share."""
+    """The form: paste an identifier, see its provenance, pick a resource, launch, share.
 
+    Where launches need a login, so does the form: what it offers (systems, flavors, the
+    person's launches) is the logged-in user's."""
+
+    @user_required
     async def get(self) -> None:
         systems = await self.systems_for_user()
         first = systems[0] if systems else {}

@@ -49,6 +49,7 @@ def service_app(anonymous: bool) -> object:
 
 
 BROWSER_ROUTES = [
+    "?id=10.5281%2Fzenodo.1",  # the form: what it offers is the user's
     "v2/gh/o/r/HEAD?labpath=index.ipynb&system=local&flavor=default",
     "launch?id=10.5281%2Fzenodo.1&urlpath=lab",
     "r2d/gh/o/r/HEAD?dataDir=%2Fhome%2Fjovyan%2Fwork",

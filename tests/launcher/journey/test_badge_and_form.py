@@ -53,8 +53,7 @@ def test_badge_on_a_paper_logs_in_and_opens_the_notebook(stack: RunningStack, ch
 def test_paste_resolve_and_launch_from_the_home_page(stack: RunningStack, chromium_page: Any,
                                                      git_server: Any) -> None:
     page = chromium_page
-    page.goto(stack.launcher)
-    page.click("#login-link")
+    page.goto(stack.launcher)  # the form, too, is the logged-in person's
     hub_login(page, stack, "bob")
     page.wait_for_url(stack.launcher)
     assert page.text_content("#whoami") == "bob"

@@ -41,7 +41,6 @@ def test_work_files_follow_the_person_and_my_launches_stops_a_server(
     stack.remove_servers(USER)
     page = chromium_page
     page.goto(stack.launcher)
-    page.click("#login-link")
     hub_login(page, stack, USER)
     page.wait_for_url(stack.launcher)
 
