@@ -71,3 +71,10 @@ def test_paste_resolve_and_launch_from_the_home_page(stack: RunningStack, chromi
     wait_for_lab(page, "bob", LAUNCH_MS)
     # the form launched through the very /v2/ link it offers to share
     assert share in seen, seen
+
+    # Log out: out of the launcher and the hub; the launcher asks for a login again
+    page.goto(stack.launcher)
+    page.click("#logout-link")
+    page.wait_for_url(re.compile(r".*/hub/login.*"))
+    page.goto(stack.launcher)
+    page.wait_for_url(re.compile(r".*/hub/login.*"))
