@@ -16,6 +16,7 @@ import requests
 
 from launcher.cli.stack_oidc import DEMO_USERS
 from tests.harness.chromium import new_page
+from tests.harness.hub import wait_for
 from tests.harness.stack import RunningStack, StackPool
 from tests.launcher.journey.browser import LAUNCH_MS, REPO1, wait_for_lab
 
@@ -56,6 +57,7 @@ def login(page: Any, stack: RunningStack, user: str) -> None:
     page.click("button[type=submit]")
     page.wait_for_url(stack.launcher + "**", timeout=60_000)
     page.wait_for_selector("#identifier")
+    assert page.text_content("#whoami") == user
 
 
 def offered(page: Any) -> dict[str, list[str]]:
@@ -89,6 +91,10 @@ def test_each_user_sees_exactly_their_choices_and_launches(
             assert "Your account (carol) may not use any of this service's systems" \
                 in note.text_content()
             assert "log in as bob" in note.text_content()   # where to ask, on this demo
+            page.fill("#identifier", REPO1)
+            page.click("#resolve-btn")
+            page.wait_for_selector("#options:not([hidden])")
+            assert page.locator("#launch-btn").is_disabled()
             return
         system, flavor = LAUNCH[user]
         page.fill("#identifier", REPO1)
@@ -124,13 +130,8 @@ def test_a_crafted_start_with_a_forbidden_flavor_is_refused_by_the_outpost(
                       headers={"Authorization": f"token {token}"}, timeout=60)
     assert r.status_code in (201, 202), r.text
     refusal = "Your account may not use the flavor 'medium' on this system."
-    deadline_log = ""
-    for _ in range(60):
-        deadline_log = stack.log("jupyterhub") + stack.log("outpost")
-        if refusal in deadline_log:
-            break
-        __import__("time").sleep(1)
-    assert refusal in deadline_log
+    wait_for(lambda: refusal in stack.log("jupyterhub") + stack.log("outpost"), 60,
+             "the Outpost's refusal")
     assert "crafted" not in stack.servers("alice") or not \
         stack.servers("alice")["crafted"].get("ready")
     stack.remove_servers("alice")
@@ -142,7 +143,7 @@ def test_logout_ends_the_session_at_the_provider(oidc_stack: RunningStack,
     page = new_page(chromium)
     try:
         login(page, stack, "bob")
-        page.goto(stack.public + "hub/logout")
+        page.click("#logout-link")   # the launcher's "Log out": the launcher, the hub, the provider
         page.wait_for_url(issuer(stack) + "/session/end**")
         page.get_by_role("button", name="Yes, sign me out").click()
         page.wait_for_url(stack.public + "hub/login**")
