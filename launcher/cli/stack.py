@@ -19,6 +19,9 @@ Starts, in this order, each as a child process with its own state under ``--stat
 6. with ``--oidc``: a local OpenID Provider (node ``oidc-provider``, ``stack_oidc``) whose
    demo users log in instead, each seeing only the systems and flavors their entitlements
    allow.
+7. with ``--with-slurm``: a third system, ``hpc-slurm`` ("HPC (Slurm)"): the registry's TLS
+   endpoint and a second Outpost with the Slurm backend on a running cluster (see
+   ``stack_hpc``; scripts/setup.sh starts one).
 
 It waits (bounded) until each answers, prints the URL, and on Ctrl-C, SIGTERM or SIGHUP
 stops the hub (which stops its servers through the Outpost), then the Outpost and the
@@ -38,6 +41,7 @@ database. It prints ``restarted outpost (pid N)`` once the new one answers.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -67,6 +71,7 @@ from launcher.cli.stack_files import (
     write_registry_config,
 )
 from launcher.cli.stack_oidc import ACCESS_HELP
+from launcher.cli.stack_hpc import HpcError, HpcStack, cancel_jobs, start_hpc
 from launcher.cli.stack_procs import Children, say
 from launcher.cli.stack_seed import DEFAULT_SEED, SeedError, seed_registry
 from launcher.cli.stack_state import (
@@ -127,9 +132,15 @@ class StackApp(LauncherApp):
         config=True)
     status = Bool(False, help="Print what runs on --state-dir (URL, components, logs) and "
                   "exit: 0 when a stack runs, 3 when none does.").tag(config=True)
+    with_slurm = Bool(False, help="""Add the system hpc-slurm: servers as Slurm jobs with
+        Charliecloud, on the cluster and site directories of ``HpcStack`` (made by
+        scripts/setup.sh).""").tag(config=True)
+
+    classes = [HpcStack]
 
     aliases = {**LauncherApp.aliases, "state-dir": "StackApp.state_dir", "port": "StackApp.port",
-               "wait-timeout": "StackApp.wait_timeout", "cull-timeout": "StackApp.cull_timeout"}
+               "wait-timeout": "StackApp.wait_timeout", "cull-timeout": "StackApp.cull_timeout",
+               "slurm-conf": "HpcStack.slurm_conf", "hpc-root": "HpcStack.root"}
     flags = {**LauncherApp.flags,
              "no-registry": ({"StackApp": {"registry": False}}, "Do not start a registry."),
              "no-launcher": ({"StackApp": {"launcher": False}}, "Do not start the launcher."),
@@ -139,7 +150,9 @@ class StackApp(LauncherApp):
                       "Log in through a local OpenID Provider with demo users whose rights "
                       "differ."),
              "status": ({"StackApp": {"status": True}},
-                        "Say what runs on --state-dir, where, and the log files.")}
+                        "Say what runs on --state-dir, where, and the log files."),
+             "with-slurm": ({"StackApp": {"with_slurm": True}},
+                            "Add the system hpc-slurm (Slurm + Charliecloud).")}
 
     stop_requested = False
     restart_requested = False
@@ -195,7 +208,7 @@ class StackApp(LauncherApp):
             self._serve(state, children, status)
         except Interrupted:
             pass
-        except StackError as err:
+        except (StackError, HpcError) as err:
             say(f"error: {err}", sys.stderr)
             code = 2
         except Exception as err:
@@ -247,6 +260,8 @@ class StackApp(LauncherApp):
         self._wait(children, self.outpost_ping, "the Outpost")
         comps.append(Component("outpost", proc.pid, f"http://127.0.0.1:{ports.outpost}",
                                str(children.log_path("outpost"))))
+        if self.with_slurm:
+            self._start_hpc(state, children, registry_url, systems_file, comps, notes)
         launcher_cmd: list[str] | None = None
         if self.launcher:
             write_launcher_config(state, systems_file, registry_url, public,
@@ -304,6 +319,19 @@ class StackApp(LauncherApp):
                                            crypt_key_file=stack_oidc.crypt_key_file(state))
 
     oidc_note = ""
+
+    def _start_hpc(self, state: Path, children: Children, registry_url: str,
+                   systems_file: Path, comps: list[Component], notes: list[str]) -> None:
+        """``--with-slurm``: the system ``hpc-slurm`` (launcher/cli/stack_hpc.py)."""
+        added, note = start_hpc(HpcStack(parent=self), state, children, registry_url,
+                                systems_file, self._wait)
+        comps.extend(added)
+        notes.append(note)
+        if self.oidc:  # only holders of a project on the cluster get its flavors
+            from launcher.cli import stack_oidc
+
+            notes.extend(stack_oidc.ensure_user_rules(state / "flavors-hpc.yaml",
+                                                      stack_oidc.HPC_USER_RULES))
 
     def _login_note(self, state: Path, first_time: bool) -> str:
         if self.oidc_note:
@@ -379,7 +407,8 @@ class StackApp(LauncherApp):
                    headers={"Authorization": f"token {token}"})
 
     def _wait(self, children: Children, url: str, what: str, ok: tuple[int, ...] = (200,),
-              check: Any = None, headers: dict[str, str] | None = None) -> None:
+              check: Any = None, headers: dict[str, str] | None = None,
+              verify: str | bool = True) -> None:
         import requests
 
         deadline = time.monotonic() + self.wait_timeout
@@ -391,7 +420,8 @@ class StackApp(LauncherApp):
                 raise RuntimeError(f"{exited[0]} exited ({exited[1]}) while waiting for {what}; "
                                    f"see {children.log_path(exited[0])}")
             try:
-                r = requests.get(url, timeout=3, allow_redirects=False, headers=headers)
+                r = requests.get(url, timeout=3, allow_redirects=False, headers=headers,
+                                 verify=verify)
                 if (check(r.status_code) if check else r.status_code in ok):
                     return
                 last = f"HTTP {r.status_code}"
@@ -411,6 +441,9 @@ class StackApp(LauncherApp):
         remove_status(state)
         prefix = (state / "name-prefix").read_text().strip() if (state / "name-prefix").exists() \
             else ""
+        if self.with_slurm and prefix:
+            with contextlib.suppress(Exception):  # a cluster that went away has no jobs left
+                cancel_jobs(HpcStack(parent=self), prefix)
         if prefix and shutil.which("docker"):
             out = subprocess.run(["docker", "ps", "-aq", "--filter", f"name=^{prefix}"],  # noqa: S603
                                  capture_output=True, text=True, timeout=30)

@@ -227,6 +227,8 @@ def progress_message(status: JobStatus, position: int | None, image: str) -> tup
         return 80, f"Slurm: running on node {status.node}, JupyterLab starting"
     if status.state == "RUNNING" and status.phase == "pull":
         return 50, f"Slurm: running on node {status.node}, pulling {image} with Charliecloud"
+    if status.state == "RUNNING" and status.phase == "start":
+        return 70, f"Slurm: running on node {status.node}, starting JupyterLab"
     if status.state == "RUNNING":
         return 40, f"Slurm: running on node {status.node}"
     return 10, f"Slurm: job {status.state.lower() or 'submitted'}"

@@ -147,7 +147,7 @@ class HpcSite:
 
     @property
     def users(self) -> Path:
-        return self.root / "users"
+        return self.root / "hpc-users"
 
 
 @pytest.fixture(scope="session")

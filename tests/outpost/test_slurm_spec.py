@@ -100,6 +100,9 @@ def test_status_line_and_messages() -> None:
         "Slurm: queued in partition debug, position 2 (Resources)")
     pulling = spec.parse_status("RUNNING|n1|debug|None|nfdi:pull")
     assert "pulling img" in spec.progress_message(pulling, None, "img")[1]
+    starting = spec.parse_status("RUNNING|n1|debug|None|nfdi:start")
+    assert spec.progress_message(starting, None, "img") == (
+        70, "Slurm: running on node n1, starting JupyterLab")
     up = spec.parse_status("RUNNING|n1|debug|None|nfdi:addr=10.0.0.7:41234")
     assert (up.host, up.port) == ("10.0.0.7", 41234)
     failed = spec.parse_status("FAILED|n1|debug|NonZeroExitCode|nfdi:failed=image pull "
