@@ -70,8 +70,8 @@ from launcher.cli.stack_files import (
     write_outpost_files,
     write_registry_config,
 )
+from launcher.cli.stack_hpc import HpcError, HpcStack, cancel_jobs, hpc_hub_config, start_hpc
 from launcher.cli.stack_oidc import ACCESS_HELP
-from launcher.cli.stack_hpc import HpcError, HpcStack, cancel_jobs, start_hpc
 from launcher.cli.stack_procs import Children, say
 from launcher.cli.stack_seed import DEFAULT_SEED, SeedError, seed_registry
 from launcher.cli.stack_state import (
@@ -272,7 +272,8 @@ class StackApp(LauncherApp):
         password, first_time = secret_file(state / "login-password", 12)
         culler = self._culler()
         extra = (anonymous_hub_config() if self.anonymous else "") + (
-            culler_hub_config(culler) if culler else "")
+            culler_hub_config(culler) if culler else "") + (
+            hpc_hub_config() if self.with_slurm else "")
         if self.oidc:
             extra += self._start_oidc(state, public, systems_file, children, comps, notes)
         write_hub_files(state, ports, systems_file, launcher_cmd, password, extra)

@@ -41,14 +41,19 @@ SYSTEM = "hpc-slurm"
 DISPLAY_NAME = "HPC (Slurm)"
 SETUP_STATE = Path(os.environ.get("NFDI_LAUNCHER_STATE", "/var/lib/nfdi-launcher"))
 
+#: seconds a start on hpc-slurm may take: queue wait and, the first time, the image pull
+HPC_START_TIMEOUT = 900
+
 DEFAULT_HPC_FLAVORS = {
     "flavors": {
         "hpc-small": {"display_name": "HPC small: 1 CPU, 2 GB, 1 hour", "description":
                       "A Slurm job on the cluster's debug partition", "max": 4,
                       "maxPerUser": 2, "weight": 10, "runtime": {"hours": 1},
+                      "start_timeout": HPC_START_TIMEOUT,
                       "resources": {"partition": "debug", "cpus": 1, "mem": "2G"}},
         "hpc-medium": {"display_name": "HPC medium: 2 CPU, 4 GB, 2 hours", "max": 2,
                        "maxPerUser": 1, "weight": 20, "runtime": {"hours": 2},
+                       "start_timeout": HPC_START_TIMEOUT,
                        "resources": {"partition": "debug", "cpus": 2, "mem": "4G"}},
     },
 }
@@ -155,6 +160,16 @@ def write_hpc_outpost_files(state: Path, site: HpcStack, ports: HpcPorts, regist
     path.chmod(0o600)
     return System(name=SYSTEM, url=f"http://127.0.0.1:{ports.outpost}/services",
                   hub_name=hub_name, password=password, display_name=DISPLAY_NAME)
+
+
+def hpc_hub_config() -> str:
+    """Hub settings for a system whose starts wait in a queue and pull large images."""
+    return textwrap.dedent(f"""
+        # --with-slurm: a Slurm start may wait in the queue and pull the image first
+        c.Spawner.start_timeout = {HPC_START_TIMEOUT + 60}
+        c.OutpostSpawner.request_kwargs_start = {{"request_timeout": {HPC_START_TIMEOUT + 30},
+                                                  "connect_timeout": 10}}
+        """)
 
 
 def add_system(systems_file: Path, system: System) -> None:

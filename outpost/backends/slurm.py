@@ -175,7 +175,14 @@ class SlurmBackend(Backend):
         120, help="Seconds the job waits for jupyterhub-singleuser to listen.").tag(config=True)
 
     poll_interval = Float(
-        1.0, help="Seconds between squeue calls while a job starts.").tag(config=True)
+        0.5, help="Seconds between squeue calls while a job waits (batchspawner's default).",
+    ).tag(config=True)
+
+    running_poll_interval = Float(
+        0.2,
+        help="""Seconds between squeue calls once the job runs: the server is about to
+        listen, and the answer to the hub waits for the next call.""",
+    ).tag(config=True)
 
     # -- building the spawner -----------------------------------------------------------
     def _user_dir(self, record: Record) -> str:
@@ -372,6 +379,8 @@ class _Watch:
         self.job_id = self.spawner.job_id or self.job_id
         if status.state:
             self.last = status
+        if status.state == "RUNNING":
+            self.spawner.startup_poll_interval = self.backend.running_poll_interval
         if status.state == "PENDING":
             await self._update_position(status.partition)
         percent, message = spec.progress_message(status, self.position, self.image)

@@ -35,6 +35,7 @@ host={{ service_host | q }}
 scratch="${TMPDIR:-/tmp}/nfdi-job-$SLURM_JOB_ID"
 
 phase() {
+  echo "$(date +%T.%3N) phase: $1"
   scontrol update jobid="$SLURM_JOB_ID" comment="nfdi:$1" >/dev/null 2>&1 \
     || echo "note: could not publish the phase $1 in the job comment"
 }
@@ -55,7 +56,6 @@ trap 'exit 143' TERM INT
 mkdir -m 0700 "$scratch" || fail "cannot create the job's scratch directory $scratch"
 
 # -- 1. the image, in the site's Charliecloud storage ----------------------------------
-phase pull
 dir="$storage/img/$(printf '%s' "$image" | sed 's|:|+|g; s|/|%|g')"
 pull() {
   env PATH="$CH_PATH" GIT_AUTHOR_NAME=nfdi-outpost GIT_AUTHOR_EMAIL=nfdi-outpost@localhost \
@@ -66,6 +66,7 @@ pull() {
 if [ {{ pinned | q }} = yes ] && [ -d "$dir/home" ]; then
   echo "image $image is already in the storage"
 else
+  phase pull
   # One pull at a time per storage (ch-image refuses to share it). The lock is the
   # storage's parent directory: ch-image tolerates no foreign files in its storage and
   # wants to create the storage directory itself.
@@ -97,27 +98,28 @@ fi
 mkdir -p "$scratch/home"{{ mount_rel | q }}
 [ -d "$work" ] || fail "persistent directory $work is missing"
 
-port="$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])')"
 probe="$ip"
 [ "$probe" != 0.0.0.0 ] || probe=127.0.0.1
+# A port the kernel calls free (a port that merely refuses connections may still be bound).
+port="$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])')" \
+  || fail "cannot find a free port on $(hostname)"
 export JUPYTERHUB_SERVICE_URL="http://$ip:$port${JUPYTERHUB_SERVICE_PREFIX:-/}"
 run=(ch-run --no-passwd --uid={{ uid }} --gid={{ gid }} --private-tmp --set-env
      --set-env=HOME={{ home | q }} -b "$scratch/home:"{{ home | q }} -b "$work:"{{ mount_path | q }}
      -c {{ notebook_dir | q }} "$dir" --)
-"${run[@]}" sh -c 'command -v jupyterhub-singleuser' >/dev/null \
-  || fail "the image has no jupyterhub-singleuser"
 
 # -- 3. the server; published once it listens ----------------------------------------
 "${run[@]}" {{ cmd }} &
 server=$!
 listening=no
-for _ in $(seq 1 {{ listen_timeout * 5 }}); do
-  kill -0 "$server" 2>/dev/null || fail "jupyterhub-singleuser exited before it listened"
+for _ in $(seq 1 {{ listen_timeout * 10 }}); do
+  kill -0 "$server" 2>/dev/null \
+    || fail "jupyterhub-singleuser exited before it listened (see the job log; does the image have it?)"
   if (exec 3<>"/dev/tcp/$probe/$port") 2>/dev/null; then
     listening=yes
     break
   fi
-  sleep 0.2
+  sleep 0.1
 done
 [ "$listening" = yes ] \
   || fail "jupyterhub-singleuser did not listen on port $port within {{ listen_timeout }} s"
