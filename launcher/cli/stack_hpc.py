@@ -18,6 +18,7 @@ account ``nfdi-hpc``; the hub reaches the servers directly on loopback.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -138,6 +139,9 @@ def write_hpc_outpost_files(state: Path, site: HpcStack, ports: HpcPorts, regist
     registry = registry_url.removeprefix("http://")
     settings = {
         "slurm_conf": site.slurm_conf, "job_user": site.job_user,
+        # a hub with per-user rights (--oidc) sends the account the user holds on the
+        # cluster (user_options.hpc.account, checked at the hub); here that is the job account
+        "allowed_accounts": re.escape(site.job_user),
         "storage_root": str(Path(site.root) / "hpc-users"),
         "charliecloud_storage": str(Path(site.root) / "charliecloud" / "storage"),
         "image_rewrites": {f"{registry}/": f"127.0.0.1:{ports.registry_tls}/"},
@@ -159,7 +163,8 @@ def write_hpc_outpost_files(state: Path, site: HpcStack, ports: HpcPorts, regist
     path.write_text(text)
     path.chmod(0o600)
     return System(name=SYSTEM, url=f"http://127.0.0.1:{ports.outpost}/services",
-                  hub_name=hub_name, password=password, display_name=DISPLAY_NAME)
+                  hub_name=hub_name, password=password, display_name=DISPLAY_NAME,
+                  needs_project=True)
 
 
 def hpc_hub_config() -> str:
