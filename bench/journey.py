@@ -15,7 +15,8 @@ Then ``--pairs`` (7) pairs, in alternating order:
 
 Both servers are stopped and removed after each run, so every run starts a server.
 ``badge_to_lab_ratio`` is the median of the badge runs over the median of the floor runs
-(goal <= 1.15). Progress on stderr; the last stdout line is one JSON object. About 3 min.
+(goal <= 1.15); ``pair_ratio_median`` (the median of each pair's ratio) is less sensitive to
+load that changes during the run. Progress on stderr; the last stdout line is one JSON object. About 3 min.
 """
 
 from __future__ import annotations
@@ -128,11 +129,13 @@ def run(pairs: int, workdir: Path) -> dict[str, Any]:
             log(f"pair {i + 1}: badge {badge[-1]:.2f} s, floor {floor[-1]:.2f} s "
                 f"(load {load()})")
     ratio = median(badge) / median(floor)
+    pair_ratios = [b / f for b, f in zip(badge, floor, strict=True)]
     return {"badge_to_lab_ratio": round(ratio, 3),
             "badge_to_lab_median_s": round(median(badge), 3),
             "floor_median_s": round(median(floor), 3),
             "pairs": pairs, "badge_s": [round(x, 2) for x in badge],
             "floor_s": [round(x, 2) for x in floor], "warmup_s": round(warm, 1),
+            "pair_ratio_median": round(median(pair_ratios), 3),
             "goal_ratio": 1.15, "load": load()}
 
 
