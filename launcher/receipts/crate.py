@@ -60,17 +60,31 @@ def build_crate(doc: dict[str, Any], links: dict[str, str], jwks: dict[str, Any]
                 workdir: Path) -> Any:
     """The :class:`rocrate.rocrate.ROCrate` of receipt document *doc*; its files are
     written into *workdir* (which must outlive the crate until it is written)."""
-    from rocrate.model.contextentity import ContextEntity
     from rocrate.rocrate import ROCrate
 
     body = doc["receipt"]
-    target = body.get("target") or {}
     crate = ROCrate()
     crate.metadata.extra_terms.update(EXTRA_TERMS)
+    _describe_root(crate, body, links)
+    software, image, source = _add_run_entities(crate, body)
+    signed = _add_files(crate, doc, jwks, workdir)
+    crate.root_dataset["mentions"] = _add_action(crate, body, software, image, source, signed)
+    return crate
+
+
+def _title(body: dict[str, Any]) -> Any:
+    target = body.get("target") or {}
+    return target.get("title") or target.get("source") or body["identifier"]
+
+
+def _describe_root(crate: Any, body: dict[str, Any], links: dict[str, str]) -> None:
+    """Name, licence, id, publisher and profile of the crate itself."""
+    from rocrate.model.contextentity import ContextEntity
+
+    target = body.get("target") or {}
     rid = str(body["id"])
-    title = target.get("title") or target.get("source") or body["identifier"]
     root = crate.root_dataset
-    root["name"] = f"Reproducibility receipt {rid}: {title}"
+    root["name"] = f"Reproducibility receipt {rid}: {_title(body)}"
     root["description"] = (f"Signed record of the {body['kind']} of {body['identifier']} "
                            f"(pinned to {target.get('ref')}) by nfdi-launcher.")
     root["datePublished"] = iso(str(body["created"]))
@@ -88,9 +102,17 @@ def build_crate(doc: dict[str, Any], links: dict[str, str], jwks: dict[str, Any]
         "@type": ["CreativeWork", "Profile"], "name": "Process Run Crate", "version": "0.5"}))
     crate.add(ContextEntity(crate, WFRUN + "DockerImage", properties={
         "@type": "DefinedTerm", "name": "Docker image"}))
+
+
+def _add_run_entities(crate: Any, body: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """The run's instrument (the software at its ref), result (the image) and object (the
+    identifier as given, with its resolution chain)."""
+    from rocrate.model.contextentity import ContextEntity
+
+    target = body.get("target") or {}
     software_id = str(target.get("ref_url") or target.get("source") or "#software")
     software = crate.add(ContextEntity(crate, software_id, properties={
-        "@type": "SoftwareApplication", "name": str(title),
+        "@type": "SoftwareApplication", "name": str(_title(body)),
         "url": target.get("ref_url") or target.get("source"),
         "codeRepository": target.get("source"), "version": target.get("ref"),
         "identifier": body["identifier"]}))
@@ -99,6 +121,12 @@ def build_crate(doc: dict[str, Any], links: dict[str, str], jwks: dict[str, Any]
     source = crate.add(ContextEntity(crate, "#identifier", properties={
         "@type": "PropertyValue", "name": "identifier as given", "value": body["identifier"],
         "description": f"resolution chain: {chain}"}))
+    return software, image, source
+
+
+def _add_files(crate: Any, doc: dict[str, Any], jwks: dict[str, Any] | None,
+               workdir: Path) -> Any:
+    """``receipt.json`` (the signed document) and ``jwks.json``; the receipt's entity."""
     (workdir / "receipt.json").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
     signed = crate.add_file(str(workdir / "receipt.json"), "receipt.json", record_size=True, properties={
         "name": "Signed receipt", "encodingFormat": "application/json",
@@ -110,9 +138,15 @@ def build_crate(doc: dict[str, Any], links: dict[str, str], jwks: dict[str, Any]
             "name": "Public keys of the launcher (JWKS)", "encodingFormat": "application/jwk-set+json",
             "description": "The launcher's receipt keys when the crate was made: verifies "
                            "receipt.json offline."})
+    return signed
+
+
+def _add_action(crate: Any, body: dict[str, Any], software: Any, image: Any, source: Any,
+                signed: Any) -> Any:
+    """The ``CreateAction``: the build or launch itself."""
     launcher = body.get("launcher") or {}
-    action = crate.add_action(software, identifier=f"#{body['kind']}-{rid}", object=source,
-                              result=image, properties={
+    return crate.add_action(software, identifier=f"#{body['kind']}-{body['id']}", object=source,
+                            result=image, properties={
         "name": f"{str(body['kind']).capitalize()} of {body['identifier']}",
         "description": f"nfdi-launcher {launcher.get('version', '')} {body['kind']} on system "
                        f"{body.get('system') or '-'}, flavor {body.get('flavor') or '-'}",
@@ -121,8 +155,6 @@ def build_crate(doc: dict[str, Any], links: dict[str, str], jwks: dict[str, Any]
         "actionStatus": "http://schema.org/CompletedActionStatus",
         "containerImage": {"@id": image.id},
         "subjectOf": {"@id": signed.id}})
-    root["mentions"] = action
-    return crate
 
 
 def crate_zip(doc: dict[str, Any], links: dict[str, str], jwks: dict[str, Any] | None = None) -> bytes:
