@@ -183,6 +183,52 @@ def push_image(registry_host: str) -> str:
     return f"{ref}@{digest}"
 
 
+def charliecloud_image_dir(site: HpcSite, image: str, registry_host: str, tls_host: str) -> Path:
+    """Where the first launch unpacked *image* (pulled by digest from the TLS endpoint)."""
+    pinned = image.split("@")[0].rsplit(":", 1)[0] + "@" + image.split("@")[1]
+    pinned = pinned.replace(registry_host, tls_host)
+    return site.charliecloud / "img" / pinned.replace(":", "+").replace("/", "%")
+
+
+def measure_pairs(hub: Hub, site: HpcSite, image: str, image_dir: Path) -> dict[str, list[Run]]:
+    """RUNS back-to-back pairs of launch and floor, the order alternating."""
+    floor_work = site.users / "bench-floor"
+    subprocess.run(["runuser", "-u", JOB_USER, "--", "mkdir", "-p", str(floor_work)],
+                   check=True)
+    runs: dict[str, list[Run]] = {"launch": [], "floor": []}
+    for i in range(RUNS):
+        order = ["launch", "floor"] if i % 2 == 0 else ["floor", "launch"]
+        for name in order:
+            run = (launch(hub, site, f"r{i}", image) if name == "launch"
+                   else floor(site, hub, image_dir, floor_work, i))
+            runs[name].append(run)
+            print(f"run {i} {name}: {run.seconds:.2f} s", file=sys.stderr)
+    return runs
+
+
+def figures(first: float, times: dict[str, list[float]],
+            overhead: dict[str, list[float]]) -> dict[str, object]:
+    """The bench's JSON line."""
+    med = {k: statistics.median(v) for k, v in times.items()}
+    pairs = [a / b for a, b in zip(times["launch"], times["floor"], strict=True)]
+    return {
+        "hpc_launch_ratio": round(statistics.median(pairs), 3),
+        "hpc_cached_ratio": round(med["launch"] / first, 3),
+        "hpc_launch_median_s": round(med["launch"], 3),
+        "hpc_floor_median_s": round(med["floor"], 3),
+        "hpc_first_launch_s": round(first, 3),
+        # seconds each path adds to "sbatch until the server listens" (median): hub, Outpost,
+        # squeue polling and proxy for launch; the client's own polling for floor
+        "hpc_launch_overhead_s": round(statistics.median(overhead["launch"]), 3),
+        "hpc_floor_overhead_s": round(statistics.median(overhead["floor"]), 3),
+        "runs": RUNS,
+        "launch_s": [round(t, 3) for t in times["launch"]],
+        "floor_s": [round(t, 3) for t in times["floor"]],
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+        "goals": {"hpc_launch_ratio": "<= 1.2", "hpc_cached_ratio": "<= 0.5"},
+    }
+
+
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-hpc-"))
     site = setup_site(work)
@@ -198,20 +244,8 @@ def main() -> None:
         hub = start_hub(work / "hub", spawner="outpost", config=hpc_hub_config(outpost))
         first = launch(hub, site, "first", image).seconds
         print(f"first launch (pull): {first:.2f} s", file=sys.stderr)
-        pinned = image.split("@")[0].rsplit(":", 1)[0] + "@" + image.split("@")[1]
-        pinned = pinned.replace(registry.host, tls.host)
-        image_dir = site.charliecloud / "img" / pinned.replace(":", "+").replace("/", "%")
-        floor_work = site.users / "bench-floor"
-        subprocess.run(["runuser", "-u", JOB_USER, "--", "mkdir", "-p", str(floor_work)],
-                       check=True)
-        runs: dict[str, list[Run]] = {"launch": [], "floor": []}
-        for i in range(RUNS):
-            order = ["launch", "floor"] if i % 2 == 0 else ["floor", "launch"]
-            for name in order:
-                run = (launch(hub, site, f"r{i}", image) if name == "launch"
-                       else floor(site, hub, image_dir, floor_work, i))
-                runs[name].append(run)
-                print(f"run {i} {name}: {run.seconds:.2f} s", file=sys.stderr)
+        image_dir = charliecloud_image_dir(site, image, registry.host, tls.host)
+        runs = measure_pairs(hub, site, image, image_dir)
         times = {k: [r.seconds for r in v] for k, v in runs.items()}
         # what each path adds to sbatch-to-listening (the part the cluster and the image take)
         overhead = {k: [r.seconds - in_job(site, r) for r in v] for k, v in runs.items()}
@@ -228,24 +262,7 @@ def main() -> None:
             print(f"kept {work}", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
-    med = {k: statistics.median(v) for k, v in times.items()}
-    pairs = [a / b for a, b in zip(times["launch"], times["floor"], strict=True)]
-    print(json.dumps({
-        "hpc_launch_ratio": round(statistics.median(pairs), 3),
-        "hpc_cached_ratio": round(med["launch"] / first, 3),
-        "hpc_launch_median_s": round(med["launch"], 3),
-        "hpc_floor_median_s": round(med["floor"], 3),
-        "hpc_first_launch_s": round(first, 3),
-        # seconds each path adds to "sbatch until the server listens" (median): hub, Outpost,
-        # squeue polling and proxy for launch; the client's own polling for floor
-        "hpc_launch_overhead_s": round(statistics.median(overhead["launch"]), 3),
-        "hpc_floor_overhead_s": round(statistics.median(overhead["floor"]), 3),
-        "runs": RUNS,
-        "launch_s": [round(t, 3) for t in times["launch"]],
-        "floor_s": [round(t, 3) for t in times["floor"]],
-        "load_avg_1m": round(os.getloadavg()[0], 2),
-        "goals": {"hpc_launch_ratio": "<= 1.2", "hpc_cached_ratio": "<= 0.5"},
-    }))
+    print(json.dumps(figures(first, times, overhead)))
 
 
 if __name__ == "__main__":
