@@ -41,6 +41,7 @@ from outpost.backends import slurm_spec as spec
 from outpost.backends.base import Backend, Progress, StartRequest
 from outpost.backends.identity import spawner_identity
 from outpost.backends.slurm_spawner import OutpostSlurmSpawner
+from outpost.backends.slurm_watch import StartWatch
 from outpost.mapping import HOME, SpawnSettings, safe_name
 from outpost.store import Record
 
@@ -219,16 +220,10 @@ class SlurmBackend(Backend):
         if self.tunnel and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]*", self.ssh_node):
             raise RuntimeError(f"SlurmBackend.ssh_node {self.ssh_node!r} is not a host name")
         return {
-            "job_name": job.job_name, "user_dir": user_dir,
-            "log_file": posixpath.join(user_dir, "logs", "slurm-%j.log"),
-            "partition": job.partition, "runtime": job.runtime, "nprocs": job.cpus,
-            "memory": job.memory, "gres": job.gres, "account": job.account,
-            "reservation": job.reservation, "options": self.extra_options,
+            **spec.job_script_vars(job, user_dir=user_dir, mount_path=settings.mount_path),
+            "options": self.extra_options,
             "image": image, "pinned": "yes" if pinned else "no",
             "storage": self.charliecloud_storage, "ca_bundle": self.ca_bundle,
-            "work_dir": posixpath.join(user_dir, "work"), "home": HOME,
-            "mount_path": settings.mount_path,
-            "mount_rel": settings.mount_path[len(HOME):],
             "server_ip": self.server_ip, "service_host": self.service_host,
             "notebook_dir": self.notebook_dir, "uid": self.container_uid,
             "gid": self.container_gid, "pull_timeout": self.pull_timeout,
@@ -271,7 +266,9 @@ class SlurmBackend(Backend):
                                                job_vars["log_file"])])
         spawner = self._spawner(rec, request.env, job.job_user)
         spawner.job_vars = job_vars
-        watch = _Watch(self, spawner, progress, job_vars["image"], job.job_user)
+        watch = StartWatch(spawner, progress, job_vars["image"], job.job_user,
+                           run_as=self._as_user,
+                           running_poll_interval=self.running_poll_interval)
         spawner.on_status = watch.on_status
 
         def submitted(job_id: str) -> None:
@@ -357,63 +354,3 @@ class SlurmBackend(Backend):
             return (await self._as_user(user, ["tail", "-n", "200", path])).splitlines()
         except RuntimeError:
             return []
-
-
-class _Watch:
-    """Turns each squeue answer during a start into (deduplicated) spawn events and keeps
-    the last one, to explain a job that ended before its server listened."""
-
-    position_interval = 3.0
-
-    def __init__(self, backend: SlurmBackend, spawner: OutpostSlurmSpawner,
-                 progress: Progress, image: str, job_user: str) -> None:
-        self.backend, self.spawner, self.progress = backend, spawner, progress
-        self.image, self.job_user = image, job_user
-        self.last = spec.JobStatus()
-        self.job_id = ""
-        self.sent = ""
-        self.position: int | None = None
-        self.position_at = 0.0
-
-    async def on_status(self, status: spec.JobStatus) -> None:
-        self.job_id = self.spawner.job_id or self.job_id
-        if status.state:
-            self.last = status
-        if status.state == "RUNNING":
-            self.spawner.startup_poll_interval = self.backend.running_poll_interval
-        if status.state == "PENDING":
-            await self._update_position(status.partition)
-        percent, message = spec.progress_message(status, self.position, self.image)
-        if message != self.sent and status.state:
-            self.sent = message
-            await self.progress(percent, message)
-
-    async def _update_position(self, partition: str) -> None:
-        loop = asyncio.get_running_loop()
-        if loop.time() - self.position_at < self.position_interval:
-            return
-        self.position_at = loop.time()
-        try:
-            out = await self.backend._as_user(self.job_user, [
-                "squeue", "-h", "-t", "PD", "-p", partition, "-o", "%i", "--sort=-p,i"], 20)
-        except RuntimeError:
-            return
-        ids = out.split()
-        self.position = ids.index(self.job_id) + 1 if self.job_id in ids else None
-
-    def describe(self) -> str:
-        return (f"Slurm job {self.job_id or '(not submitted)'}, last state "
-                f"{self.last.state or 'unknown'} {self.last.reason}".rstrip())
-
-    async def failure(self, error: BaseException) -> str:
-        """The message the user sees for a start that did not reach a listening server."""
-        if not self.job_id:
-            text = str(error).strip() or type(error).__name__
-            return f"Could not submit the Slurm job: {text}"
-        user_dir = self.spawner.req_homedir
-        tail: list[str] = []
-        with contextlib.suppress(RuntimeError):
-            path = posixpath.join(user_dir, "logs", f"slurm-{self.job_id}.log")
-            tail = (await self.backend._as_user(self.job_user, ["tail", "-n", "20", path])
-                    ).splitlines()
-        return spec.failure_message(self.job_id, self.last, tail)

@@ -25,12 +25,13 @@ the script template can paste them into ``#SBATCH`` lines and shell words safely
 from __future__ import annotations
 
 import math
+import posixpath
 import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from outpost.mapping import MappingError
+from outpost.mapping import HOME, MappingError
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")
 _GRES = re.compile(r"[A-Za-z0-9][A-Za-z0-9_:.,+-]{0,127}")
@@ -180,6 +181,21 @@ def charliecloud_ref(image: str, rewrites: dict[str, str]) -> tuple[str, bool]:
         raise MappingError(f"Image reference {image[:120]!r} cannot be pulled by Charliecloud")
     return image, pinned
 
+
+
+def job_script_vars(job: SlurmJob, *, user_dir: str, mount_path: str) -> dict[str, Any]:
+    """The job script's variables of one start: *job*'s Slurm options and the user's paths
+    (``work/`` bound at *mount_path*, ``logs/`` for the job log); the backend adds the
+    operator's settings."""
+    return {
+        "job_name": job.job_name, "user_dir": user_dir,
+        "log_file": posixpath.join(user_dir, "logs", "slurm-%j.log"),
+        "partition": job.partition, "runtime": job.runtime, "nprocs": job.cpus,
+        "memory": job.memory, "gres": job.gres, "account": job.account,
+        "reservation": job.reservation,
+        "work_dir": posixpath.join(user_dir, "work"), "home": HOME,
+        "mount_path": mount_path, "mount_rel": mount_path[len(HOME):],
+    }
 
 # -- what squeue tells us -------------------------------------------------------------
 #: ``batch_query_cmd`` output format: state|node|partition|reason|comment

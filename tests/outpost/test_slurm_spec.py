@@ -113,6 +113,16 @@ def test_status_line_and_messages() -> None:
     assert spec.parse_status("slurm_load_jobs error: Invalid job id") == spec.JobStatus()
 
 
+def test_job_script_vars_are_the_jobs_options_and_the_users_paths() -> None:
+    got = spec.job_script_vars(job({"hpc": {"project": "p1"}}), user_dir="/s/hub-a/u1",
+                               mount_path="/home/jovyan/work/data")
+    assert got["log_file"] == "/s/hub-a/u1/logs/slurm-%j.log"
+    assert got["work_dir"] == "/s/hub-a/u1/work"
+    assert (got["mount_path"], got["mount_rel"]) == ("/home/jovyan/work/data", "/work/data")
+    assert (got["partition"], got["runtime"], got["nprocs"], got["memory"], got["account"]) == (
+        "debug", "0-02:00:00", "2", "4G", "p1")
+
+
 def test_default_job_script_renders_to_valid_bash_with_quoted_values(tmp_path: Any) -> None:
     variables = {
         "job_name": "n", "user_dir": "/s/u", "log_file": "/s/u/logs/slurm-%j.log",
