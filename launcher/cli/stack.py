@@ -2,8 +2,9 @@
 
 Starts, in this order, each as a child process with its own state under ``--state-dir``:
 
-1. a registry (Debian's ``docker-registry``, when installed) on 127.0.0.1:<free port>,
-   holding the base images builds start from before the URL is printed (``stack_seed``);
+1. a registry (Debian's ``docker-registry``, when installed) on 127.0.0.1, on the same port
+   and storage as at the last start on this state directory (``stack_registry``), holding
+   the base images builds start from before the URL is printed (``stack_seed``);
 2. one Outpost with the Docker backend, offered to the hub as two systems
    (``local-small``, ``local-large``) with different flavors — each system is its own hub
    identity at the Outpost, so the flavor rules of ``flavors.yaml`` differ per system;
@@ -43,10 +44,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
-import shutil
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -65,31 +63,34 @@ from launcher.cli.stack_anonymous import (
 from launcher.cli.stack_files import (
     StackPorts,
     secret_file,
-    write_hub_files,
     write_launcher_config,
     write_outpost_files,
-    write_registry_config,
 )
 from launcher.cli.stack_hpc import HpcError, HpcStack, cancel_jobs, hpc_hub_config, start_hpc
+from launcher.cli.stack_hub import login_note, start_hub
 from launcher.cli.stack_oidc import ACCESS_HELP
-from launcher.cli.stack_procs import Children, say
-from launcher.cli.stack_seed import DEFAULT_SEED, SeedError, seed_registry
+from launcher.cli.stack_procs import (
+    Children,
+    Interrupted,
+    remove_containers,
+    say,
+    wait_until_answers,
+)
+from launcher.cli.stack_registry import keep_port, registry_binary, start_registry
+from launcher.cli.stack_seed import DEFAULT_SEED
 from launcher.cli.stack_state import (
     Component,
     StackError,
     StackStatus,
     StateLock,
     describe,
+    free_ports,
     port_in_use,
     remove_status,
     write_status,
 )
 
 VENV_BIN = Path(sys.executable).parent
-
-
-class Interrupted(Exception):
-    """Ctrl-C, SIGTERM or SIGHUP arrived: stop."""
 
 
 class StackApp(LauncherApp):
@@ -196,7 +197,7 @@ class StackApp(LauncherApp):
     def _run(self, state: Path) -> int:
         """Bring the stack up, serve until told to stop, stop; the exit status."""
         env = {**os.environ, "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
-        children = Children(state, env)
+        children = Children(state, env, lambda: self.stop_requested)
         code = 0
         try:
             status = self._bring_up(state, children)
@@ -244,14 +245,15 @@ class StackApp(LauncherApp):
     outpost_ping = ""
 
     def _bring_up(self, state: Path, children: Children) -> StackStatus:
-        ports = StackPorts(public=self.port or random_port(), hub=random_port(),
-                           proxy_api=random_port(), outpost=random_port(), launcher=random_port(),
-                           registry=random_port())
-        public = f"http://127.0.0.1:{ports.public}/"
+        binary = registry_binary(self.registry)
+        ports = self._ports(state, registry=bool(binary))
         operator = self._operator_config()
         comps: list[Component] = []
         notes: list[str] = []
-        registry_url = self._start_registry(state, ports, children, comps, notes)
+        registry_url = start_registry(
+            state, binary, ports.registry, children, self._wait, comps, notes,
+            seed_images=list(self.seed_images),
+            seed=Path(self.registry_seed) if self.registry_seed else None)
         systems_file = write_outpost_files(state, ports, registry_url,
                                            operator if self._configures_outpost() else None)
         proc = children.spawn("outpost", [str(VENV_BIN / "nfdi-launcher"), "outpost",
@@ -262,36 +264,10 @@ class StackApp(LauncherApp):
                                str(children.log_path("outpost"))))
         if self.with_slurm:
             self._start_hpc(state, children, registry_url, systems_file, comps, notes)
-        launcher_cmd: list[str] | None = None
-        if self.launcher:
-            write_launcher_config(state, systems_file, registry_url, public,
-                                  anonymous=self.anonymous, operator_config=operator,
-                                  access_help=ACCESS_HELP if self.oidc else "")
-            launcher_cmd = [str(VENV_BIN / "nfdi-launcher"), "serve", "--config",
-                            str(state / "launcher_config.py")]
-        password, first_time = secret_file(state / "login-password", 12)
-        culler = self._culler()
-        extra = (anonymous_hub_config() if self.anonymous else "") + (
-            culler_hub_config(culler) if culler else "") + (
-            hpc_hub_config() if self.with_slurm else "")
-        if self.oidc:
-            extra += self._start_oidc(state, public, systems_file, children, comps, notes)
-        write_hub_files(state, ports, systems_file, launcher_cmd, password, extra)
-        proc = children.spawn("jupyterhub", [str(VENV_BIN / "jupyterhub"), "-f",
-                                             str(state / "jupyterhub_config.py")],
-                              env={"CONFIGPROXY_AUTH_TOKEN": secrets.token_hex(16)})
-        self._wait_for_own_hub(children, public, state)
-        hub_log = str(children.log_path("jupyterhub"))
-        comps.append(Component("jupyterhub", proc.pid, public + "hub/", hub_log))
-        url = public + "hub/"
-        if launcher_cmd:
-            self._wait(children, public + "services/launcher/health", "the launcher",
-                       ok=(200, 302))
-            url = public + "services/launcher/"
-            comps.append(Component("launcher", None, url, hub_log))
-        if culler:
-            comps.append(Component("idle-culler", None, "", hub_log))
-        notes.insert(0, self._login_note(state, first_time))
+        url, first_time, culler = self._start_hub(state, ports, systems_file, registry_url,
+                                                  operator, children, comps, notes)
+        notes.insert(0, login_note(state, first_time, anonymous=self.anonymous,
+                                   oidc_note=self.oidc_note))
         if culler:
             notes.append(f"idle culler: servers idle for {culler.timeout} s are stopped and "
                          "removed" + (", then their temporary users" if self.anonymous else ""))
@@ -301,6 +277,40 @@ class StackApp(LauncherApp):
             "logged in (OpenID Connect)" if self.oidc else "logged in (hub login)")
         return StackStatus(pid=os.getpid(), url=url, mode=mode, started=time.time(),
                            components=comps, notes=notes)
+
+    def _ports(self, state: Path, *, registry: bool) -> StackPorts:
+        """The public port as asked (0: a free one), the registry's kept across restarts
+        (stack_registry), free ones for the rest."""
+        public = self.port or free_ports(1)[0]
+        kept = keep_port(state, avoid={public}) if registry else 0
+        hub, proxy_api, outpost, launcher = free_ports(4, taken={public, kept})
+        return StackPorts(public=public, hub=hub, proxy_api=proxy_api, outpost=outpost,
+                          launcher=launcher, registry=kept)
+
+    def _start_hub(self, state: Path, ports: StackPorts, systems_file: Path, registry_url: str,
+                   operator: Path | None, children: Children, comps: list[Component],
+                   notes: list[str]) -> tuple[str, bool, Culler | None]:
+        """JupyterHub with the launcher (and culler, OIDC login) as configured; the URL to
+        open, whether the login password is new, and the culler."""
+        public = f"http://127.0.0.1:{ports.public}/"
+        launcher_cmd: list[str] | None = None
+        if self.launcher:
+            write_launcher_config(state, systems_file, registry_url, public,
+                                  anonymous=self.anonymous, operator_config=operator,
+                                  access_help=ACCESS_HELP if self.oidc else "")
+            launcher_cmd = [str(VENV_BIN / "nfdi-launcher"), "serve", "--config",
+                            str(state / "launcher_config.py")]
+        culler = self._culler()
+        extra = (anonymous_hub_config() if self.anonymous else "") + (
+            culler_hub_config(culler) if culler else "") + (
+            hpc_hub_config() if self.with_slurm else "")
+        if self.oidc:
+            extra += self._start_oidc(state, public, systems_file, children, comps, notes)
+        url, first_time = start_hub(state, ports, systems_file, launcher_cmd, extra, children,
+                                    self._wait, comps)
+        if culler:
+            comps.append(Component("idle-culler", None, "", str(children.log_path("jupyterhub"))))
+        return url, first_time, culler
 
     def _start_oidc(self, state: Path, public: str, systems_file: Path, children: Children,
                     comps: list[Component], notes: list[str]) -> str:
@@ -334,16 +344,6 @@ class StackApp(LauncherApp):
             notes.extend(stack_oidc.ensure_user_rules(state / "flavors-hpc.yaml",
                                                       stack_oidc.HPC_USER_RULES))
 
-    def _login_note(self, state: Path, first_time: bool) -> str:
-        if self.oidc_note:
-            return self.oidc_note
-        if self.anonymous:
-            return ("login: none needed, every launch runs as a new temporary user "
-                    f"(the hub login still works with the password in {state / 'login-password'})")
-        # The password goes to a 0600 file, never to the terminal (terminals get logged).
-        created = " (new)" if first_time else ""
-        return f"login: any user name, the password in {state / 'login-password'}{created}"
-
     def _culler(self) -> Culler | None:
         timeout = self.cull_timeout
         if timeout < 0:
@@ -365,71 +365,11 @@ class StackApp(LauncherApp):
         names |= {path.rsplit(".", 1)[1] for path in OutpostApp.plugin_classes}  # backends
         return bool(names & set(self.config))
 
-    def _start_registry(self, state: Path, ports: StackPorts, children: Children,
-                        comps: list[Component], notes: list[str]) -> str:
-        binary = shutil.which("docker-registry")
-        if not (self.registry and binary):
-            notes.append("registry: none (images stay in the local Docker engine)")
-            return ""
-        config = write_registry_config(state, ports.registry)
-        proc = children.spawn("registry", [binary, "serve", str(config)])
-        url = f"http://127.0.0.1:{ports.registry}"
-        self._wait(children, url + "/v2/", "the registry")
-        comps.append(Component("registry", proc.pid, url, str(children.log_path("registry"))))
-        notes.append(f"registry: {url}")
-        self._seed_registry(state / "registry", url, notes)
-        return url
-
-    def _seed_registry(self, storage: Path, url: str, notes: list[str]) -> None:
-        """Base images into the registry now, not in the first launch (see stack_seed)."""
-        if not self.seed_images:
-            return
-        say("registry: making sure it holds the base images builds start from ...")
-        try:
-            lines = seed_registry(storage, url.removeprefix("http://"), list(self.seed_images),
-                                  Path(self.registry_seed) if self.registry_seed else None)
-        except (SeedError, OSError, subprocess.TimeoutExpired) as e:
-            notes.append(f"registry: base images NOT seeded ({e}); the first build pushes them")
-            return
-        notes.extend(f"registry holds {line}" for line in lines)
-
-    def _wait_for_own_hub(self, children: Children, public: str, state: Path) -> None:
-        """Wait until OUR hub answers on the public port: another hub there would refuse
-        this stack's service token (a port taken after the check, by a race)."""
-        token = (state / "launcher-token").read_text(encoding="utf-8").strip()
-
-        def answer(status: int) -> bool:
-            if status in (401, 403):
-                raise StackError(f"port {public.rsplit(':', 1)[1].rstrip('/')} answers for "
-                                 "another JupyterHub; choose another --port")
-            return status == 200
-
-        self._wait(children, public + "hub/api/user", "JupyterHub", check=answer,
-                   headers={"Authorization": f"token {token}"})
-
     def _wait(self, children: Children, url: str, what: str, ok: tuple[int, ...] = (200,),
               check: Any = None, headers: dict[str, str] | None = None,
               verify: str | bool = True) -> None:
-        import requests
-
-        deadline = time.monotonic() + self.wait_timeout
-        last = ""
-        while time.monotonic() < deadline:
-            self._check_stop()
-            exited = children.exited()
-            if exited:
-                raise RuntimeError(f"{exited[0]} exited ({exited[1]}) while waiting for {what}; "
-                                   f"see {children.log_path(exited[0])}")
-            try:
-                r = requests.get(url, timeout=3, allow_redirects=False, headers=headers,
-                                 verify=verify)
-                if (check(r.status_code) if check else r.status_code in ok):
-                    return
-                last = f"HTTP {r.status_code}"
-            except requests.RequestException as e:
-                last = type(e).__name__
-            time.sleep(0.5)
-        raise RuntimeError(f"{what} did not answer within {self.wait_timeout:.0f} s ({last})")
+        wait_until_answers(children, url, what, timeout=self.wait_timeout, ok=ok, check=check,
+                           headers=headers, verify=verify)
 
     def _shutdown(self, state: Path, children: Children) -> None:
         # A second Ctrl-C must not cut the clean-up short.
@@ -445,9 +385,4 @@ class StackApp(LauncherApp):
         if self.with_slurm and prefix:
             with contextlib.suppress(Exception):  # a cluster that went away has no jobs left
                 cancel_jobs(HpcStack(parent=self), prefix)
-        if prefix and shutil.which("docker"):
-            out = subprocess.run(["docker", "ps", "-aq", "--filter", f"name=^{prefix}"],  # noqa: S603
-                                 capture_output=True, text=True, timeout=30)
-            if out.stdout.split():
-                subprocess.run(["docker", "rm", "-f", *out.stdout.split()],  # noqa: S603
-                               capture_output=True, timeout=60)
+        remove_containers(prefix)

@@ -13,6 +13,7 @@ Output goes through :func:`say`: when the stack's stdout or stderr is a closed p
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +24,10 @@ from typing import TextIO
 
 #: seconds a component gets to stop after SIGTERM (the hub stops its servers meanwhile)
 STOP_TIMEOUT = 60.0
+
+
+class Interrupted(Exception):
+    """Ctrl-C, SIGTERM or SIGHUP arrived: stop."""
 
 
 def say(text: str, stream: TextIO | None = None) -> None:
@@ -137,6 +142,46 @@ class Children:
             say(f"stopped {name}")
         self.procs = []
         end_leftovers(noted)
+
+
+def wait_until_answers(children: Children, url: str, what: str, *, timeout: float,
+                       ok: tuple[int, ...] = (200,), check: Callable[[int], bool] | None = None,
+                       headers: dict[str, str] | None = None, verify: str | bool = True,
+                       ) -> None:
+    """Poll *url* until its status is in *ok* (or *check* accepts it), for at most *timeout*
+    seconds; a stop request (:class:`Interrupted`) or a component that exited ends it early."""
+    import requests
+
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        if children.stop_requested():
+            raise Interrupted
+        exited = children.exited()
+        if exited:
+            raise RuntimeError(f"{exited[0]} exited ({exited[1]}) while waiting for {what}; "
+                               f"see {children.log_path(exited[0])}")
+        try:
+            r = requests.get(url, timeout=3, allow_redirects=False, headers=headers,
+                             verify=verify)
+            if (check(r.status_code) if check else r.status_code in ok):
+                return
+            last = f"HTTP {r.status_code}"
+        except requests.RequestException as e:
+            last = type(e).__name__
+        time.sleep(0.5)
+    raise RuntimeError(f"{what} did not answer within {timeout:.0f} s ({last})")
+
+
+def remove_containers(prefix: str) -> None:
+    """Remove every container whose name starts with the stack's *prefix* (user volumes stay)."""
+    if not (prefix and shutil.which("docker")):
+        return
+    out = subprocess.run(["docker", "ps", "-aq", "--filter", f"name=^{prefix}"],  # noqa: S603
+                         capture_output=True, text=True, timeout=30)
+    if out.stdout.split():
+        subprocess.run(["docker", "rm", "-f", *out.stdout.split()],  # noqa: S603
+                       capture_output=True, timeout=60)
 
 
 def terminate(proc: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT) -> None:

@@ -4,7 +4,7 @@ A build ``FROM local/jupyter-base`` pushes its own layers and, the first time, e
 the base image too (326 MB compressed here: 20-70 s on a 2-core machine). BuildKit skips a
 layer the registry already has in the target repository, or mounts it from another
 repository of the same registry that it pushed or found it in before. It remembers those
-per ``host:port``, and the stack's registry gets a new port on every start. So:
+per ``host:port``, and a new stack (or one whose registry port was taken) has a new one. So:
 
 1. ``scripts/setup.sh`` makes a **seed** once per machine: a registry storage holding the base
    images, pushed by BuildKit (so the compressed digests are the ones later builds produce),

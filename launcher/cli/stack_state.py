@@ -14,9 +14,12 @@ import json
 import os
 import socket
 import time
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
+
+from jupyterhub.utils import random_port
 
 LOCK_NAME = "stack.lock"
 STATUS_NAME = "stack.json"
@@ -125,6 +128,16 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
             return True
     return False
 
+
+
+def free_ports(count: int, taken: Collection[int] = ()) -> list[int]:
+    """*count* distinct free loopback ports, none of them in *taken*."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = random_port()
+        if port not in taken and port not in ports:
+            ports.append(port)
+    return ports
 
 def _pid_state(pid: int | None) -> str:
     if not pid:

@@ -13,6 +13,7 @@ there, waits for its "stack is up: <url>" line, and stops it with SIGINT (Ctrl-C
   ``stack_pool.get("--anonymous", config="...")`` returns the running stack when the
   arguments and config are the same, else stops it and starts the new one on the same state.
   Group tests that use the same arguments in one module so the suite restarts rarely.
+  ``stack_pool.restart()`` stops the running stack with Ctrl-C and starts it again as it was.
 - fixture ``any_stack``: whichever stack runs (no restart), for tests of the command itself.
 - fixture ``stack`` (function): ``stack_pool.get()`` — the default logged-in stack, with the
   git server's scenarios reachable under ``https://git.example.org/journey/<scenario>``
@@ -263,6 +264,16 @@ class StackPool:
         self.close()
         self.starts += 1
         self.current = start_stack(self.state, self.root / "work", *args, config=full)
+        return self.current
+
+    def restart(self) -> RunningStack:
+        """Ctrl-C the running stack, then start it again with the same arguments and config
+        on the same state directory (what an operator does after a reboot or an upgrade)."""
+        cur = self.current
+        assert cur is not None, "no stack to restart"
+        self.close()
+        self.starts += 1
+        self.current = start_stack(self.state, self.root / "work", *cur.args, config=cur.config)
         return self.current
 
     def close(self) -> None:

@@ -2,12 +2,16 @@
 
 A taken port and a second stack on the same state directory are one ``error:`` line, exit
 status 2, with nothing started; Ctrl-C through ``| tee`` (and SIGHUP after the pipe is gone)
-leaves no child process and no container; ``--status`` says what runs, where, and the logs.
+leaves no child process and no container; ``--status`` says what runs, where, and the logs;
+after Ctrl-C and a new start on the same state directory the registry answers on the same
+port with the images pushed before (receipts name images by that ``host:port``).
 """
 
 from __future__ import annotations
 
 import os
+import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -18,9 +22,11 @@ import pytest
 import requests
 
 from tests.harness.hub import wait_for
+from tests.harness.registry import Registry, put_oci_manifest
 from tests.harness.stack import (
     NFDI_LAUNCHER,
     RunningStack,
+    StackPool,
     alive,
     descendants,
     stack_env,
@@ -107,6 +113,44 @@ def test_status_says_what_runs_where_and_the_log_files(any_stack: RunningStack,
     none = _run_stack("--status", "--state-dir", str(tmp_path / "nothing"), cwd=tmp_path)
     assert none.returncode == 3
     assert "no stack runs on" in none.stdout
+
+
+
+def _status_registry_port(state: Path, cwd: Path) -> int:
+    """The registry's port as ``--status`` shows it."""
+    r = _run_stack("--status", "--state-dir", str(state), cwd=cwd)
+    assert r.returncode == 0, r.stdout + r.stderr
+    line = next((ln for ln in r.stdout.splitlines()
+                 if ln.split()[:1] == ["registry"] and " log " in ln), "")
+    m = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+    assert m, r.stdout
+    return int(m.group(1))
+
+
+def test_a_restarted_stack_keeps_its_registry_port_and_images(
+        any_stack: RunningStack, stack_pool: StackPool, tmp_path: Path) -> None:
+    stack = any_stack
+    port = _status_registry_port(stack.state, tmp_path)
+    registry = f"http://127.0.0.1:{port}"
+    repo, tag = "nfdi-launcher/restart-check", f"t-{secrets.token_hex(4)}"
+    digest = put_oci_manifest(Registry(workdir=stack.state, port=port), repo, tag)
+    assert stack.stop() == 0  # Ctrl-C
+    # the stack is down, and its registry with it
+    with pytest.raises(requests.ConnectionError):
+        requests.get(registry + "/v2/", timeout=5)
+    again = stack_pool.restart()
+    assert _status_registry_port(again.state, tmp_path) == port
+    assert f"registry: {registry}" in again.text()
+    assert "is taken" not in again.text()
+    catalog = requests.get(registry + "/v2/_catalog", timeout=10).json()["repositories"]
+    assert repo in catalog
+    assert tag in requests.get(f"{registry}/v2/{repo}/tags/list", timeout=10).json()["tags"]
+    r = requests.head(f"{registry}/v2/{repo}/manifests/{tag}", timeout=10,
+                      headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+    assert r.status_code == 200 and r.headers["Docker-Content-Digest"] == digest
+    # the base image builds start from survived too: not linked or pushed again
+    held = [ln for ln in again.text().splitlines() if "registry holds" in ln]
+    assert held and all("(already there" in ln for ln in held), again.text()[-2000:]
 
 
 def _stop_through_pipe(stack: RunningStack, how: str) -> None:
