@@ -32,7 +32,7 @@ work={{ work_dir | q }}
 ip={{ server_ip | q }}
 host={{ service_host | q }}
 [ -n "$host" ] || host="$(hostname -f)"
-scratch="${TMPDIR:-/tmp}/nfdi-job-$SLURM_JOB_ID"
+scratch=""
 
 phase() {
   echo "$(date +%T.%3N) phase: $1"
@@ -49,11 +49,14 @@ server=""
 cleanup() {
   [ -z "$server" ] || kill -TERM "$server" 2>/dev/null
   [ -z "$server" ] || wait "$server" 2>/dev/null
-  rm -rf -- "$scratch"
+  [ -z "$scratch" ] || rm -rf -- "$scratch"
 }
 trap cleanup EXIT
 trap 'exit 143' TERM INT
-mkdir -m 0700 "$scratch" || fail "cannot create the job's scratch directory $scratch"
+# mktemp, not the job id alone: ids restart with a fresh slurmctld state, and a job killed by
+# the node (SIGKILL) leaves its directory behind.
+scratch="$(mktemp -d "${TMPDIR:-/tmp}/nfdi-job-$SLURM_JOB_ID.XXXXXX")" \
+  || fail "cannot create the job's scratch directory in ${TMPDIR:-/tmp}"
 
 # -- 1. the image, in the site's Charliecloud storage ----------------------------------
 dir="$storage/img/$(printf '%s' "$image" | sed 's|:|+|g; s|/|%|g')"
