@@ -31,6 +31,7 @@ from traitlets.config import LoggingConfigurable
 from builders import naming, provenance
 from builders.events import BuildEvent, Phase
 from builders.executors.base import BuildExecutor, BuildFailed, BuildRequest
+from builders.failures import FAILED_STATUS, blame, fetch_reason
 from builders.fanout import Broadcast
 from builders.hostlock import HostLock
 from builders.metrics import IMAGE_REQUESTS
@@ -119,7 +120,7 @@ class BuildManager(LoggingConfigurable):
                     self.registry_url, self.registry_username, self.registry_password, cfg
                 )
             else:
-                self._store = LocalEngineStore()
+                self._store = LocalEngineStore(str(getattr(self.executor, "docker_host", "")))
         return self._store
 
     def salt(self) -> str:
@@ -197,8 +198,7 @@ class BuildManager(LoggingConfigurable):
                 try:
                     await asyncio.to_thread(self._fetch, target, context_dir)
                 except Exception as err:
-                    code = int(getattr(err, "status_code", 500))
-                    yield self._failed(f"Fetching failed: {err}", code)
+                    yield self._failed(f"Fetching failed: {err}", fetch_reason(err))
                     return
             digest = await asyncio.to_thread(naming.content_digest, context_dir)
             image = self.image_name(target, digest)
@@ -239,7 +239,7 @@ class BuildManager(LoggingConfigurable):
             try:
                 found = await self._lookup(image)
             except RegistryError as err:
-                yield self._failed(f"Image lookup failed: {err}", 502)
+                yield self._failed(f"Image lookup failed: {err}", err.reason)
                 return
             if found is not None:
                 yield found
@@ -257,12 +257,14 @@ class BuildManager(LoggingConfigurable):
                 yield event
                 if event.terminal:
                     return
-        yield self._failed("Gave up after the building process died repeatedly")
+        yield self._failed("Gave up after the building process died repeatedly", "internal_error")
 
-    def _failed(self, message: str, status_code: int = 500) -> BuildEvent:
-        """A FAILED event; ``status_code`` as BinderHub's failed events carry it."""
+    def _failed(self, message: str, reason: str) -> BuildEvent:
+        """A FAILED event with ``status_code`` (as BinderHub's) and ``reason`` (the
+        launcher's failure reasons: whose failure it is)."""
         IMAGE_REQUESTS.labels(outcome="failed").inc()
-        return BuildEvent(Phase.FAILED, message, extra={"status_code": status_code})
+        return BuildEvent(Phase.FAILED, message,
+                          extra={"status_code": FAILED_STATUS.get(reason, 500), "reason": reason})
 
     async def _locked_build(self, image: str, ctx: Path, target: LaunchTarget, lock: HostLock) -> AsyncIterator[BuildEvent]:
         found = await self._lookup(image)  # built by another process just before we locked
@@ -296,9 +298,14 @@ class BuildManager(LoggingConfigurable):
                     yield event
                 digest = await asyncio.to_thread(self.store.lookup, image)
                 if digest is None:
-                    raise BuildFailed(f"repo2docker finished but {image} is not in the image store")
-            except (BuildFailed, RegistryError) as err:
-                yield self._failed(f"Build failed: {err}")
+                    raise BuildFailed(f"repo2docker finished but {image} is not in the image store",
+                                      "registry_unavailable" if request.push else "engine_unavailable")
+            except BuildFailed as err:
+                reason = await asyncio.to_thread(blame, err, self.executor, self.store, request.push)
+                yield self._failed(f"Build failed: {err}", reason)
+                return
+            except RegistryError as err:
+                yield self._failed(f"Build failed: {err}", err.reason)
                 return
         try:
             await asyncio.to_thread(self.store.copy, image, self.alias_name(image))

@@ -33,7 +33,15 @@ INDEX_TYPES = MANIFEST_TYPES[0], MANIFEST_TYPES[2]
 
 
 class RegistryError(Exception):
-    """The registry failed or refused; ``str()`` is a one-line message for users."""
+    """The registry failed or refused; ``str()`` is a one-line message for the log."""
+
+    reason = "registry_unavailable"
+
+
+class EngineError(RegistryError):
+    """The local engine's image store (no registry configured) cannot be asked."""
+
+    reason = "engine_unavailable"
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,10 @@ class ImageStore(ABC):
     def pinned(self, ref: str, digest: str) -> str:
         """The reference users get: ``ref@digest`` for registries."""
         return f"{ref}@{digest}"
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise :class:`RegistryError` if the store cannot be reached (blocking)."""
 
 
 def _docker_config_auth(path: Path, host: str) -> tuple[str, str] | None:
@@ -151,6 +163,14 @@ class RegistryStore(ImageStore):
             raise RegistryError(f"registry {self.host}: server error {resp.status_code}")
         return resp
 
+    def ping(self) -> None:
+        try:
+            resp = self.session.get(f"{self.base}/v2/", timeout=self.timeout)
+        except requests.RequestException as err:
+            raise RegistryError(f"registry {self.host} unreachable: {type(err).__name__}") from err
+        if resp.status_code >= 500:
+            raise RegistryError(f"registry {self.host}: server error {resp.status_code}")
+
     # -- manifests --------------------------------------------------------------
     def manifest(self, repo: str, reference: str, with_body: bool = False) -> Manifest | None:
         """HEAD (or GET) ``/v2/<repo>/manifests/<reference>``; None when absent."""
@@ -216,7 +236,22 @@ class LocalEngineStore(ImageStore):
     def _client(self) -> Any:
         import docker
 
-        return docker.DockerClient(base_url=self.docker_host) if self.docker_host else docker.from_env()
+        try:  # creating a client already asks the engine for its API version
+            return docker.DockerClient(base_url=self.docker_host) if self.docker_host \
+                else docker.from_env()
+        except docker.errors.DockerException as err:
+            raise EngineError(f"docker engine: {err}") from err
+
+    def ping(self) -> None:
+        import docker.errors
+
+        client = self._client()
+        try:
+            client.ping()
+        except docker.errors.DockerException as err:
+            raise EngineError(f"docker engine: {err}") from err
+        finally:
+            client.close()
 
     def lookup(self, ref: str) -> str | None:
         import docker.errors
@@ -227,7 +262,7 @@ class LocalEngineStore(ImageStore):
         except docker.errors.ImageNotFound:
             return None
         except docker.errors.DockerException as err:
-            raise RegistryError(f"docker engine: {err}") from err
+            raise EngineError(f"docker engine: {err}") from err
         finally:
             client.close()
 
@@ -241,7 +276,7 @@ class LocalEngineStore(ImageStore):
             image.tag(repo, tag)
             return str(image.id)
         except docker.errors.DockerException as err:
-            raise RegistryError(f"docker engine: {err}") from err
+            raise EngineError(f"docker engine: {err}") from err
         finally:
             client.close()
 

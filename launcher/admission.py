@@ -37,8 +37,9 @@ from traitlets.config import LoggingConfigurable
 
 from fdo.providers import SPEC_PROVIDERS, parse
 from fdo.target import LaunchTarget
-from launcher import buildtoken, events
+from launcher import buildtoken, failures
 from launcher.config import LauncherConfig
+from launcher.failures.classify import admission_failure
 from launcher.limits import AdmissionError, Quotas, RateLimiter, SpecPolicy, UsedTokens, client_key
 from launcher.pipeline import Event, LaunchRequest, Pipeline
 from launcher.spelling import candidates, decodings, target_texts
@@ -104,15 +105,19 @@ def checked_spec(provider: str, spec: str) -> tuple[str, str]:
     """(provider, spec) safe to put after ``<base_url>v2/`` in a redirect or link; a 400
     if the provider is unknown or any decoding of the spec could leave the path."""
     if provider not in SPEC_PROVIDERS:
-        raise AdmissionError(400, f"No provider found for prefix {provider[:40]}")
+        raise AdmissionError(400, f"No provider found for prefix {provider[:40]}",
+                             reason="identifier_invalid")
     if not spec:
-        raise AdmissionError(400, f"empty spec; write {provider}/<...> as in a Binder link")
+        raise AdmissionError(400, f"empty spec; write {provider}/<...> as in a Binder link",
+                             reason="identifier_invalid")
     for stage in decodings(spec):
         parts = stage.replace("\\", "/").split("/")
         if any(p in (".", "..") for p in parts) or "\\" in stage:
-            raise AdmissionError(400, "the spec must not contain '.', '..' or '\\' path segments")
+            raise AdmissionError(400, "the spec must not contain '.', '..' or '\\' path segments",
+                                 reason="identifier_invalid")
         if any(ord(c) < 32 or ord(c) == 127 for c in stage):
-            raise AdmissionError(400, "the spec must not contain control characters")
+            raise AdmissionError(400, "the spec must not contain control characters",
+                                 reason="identifier_invalid")
     return provider, spec
 
 
@@ -195,7 +200,8 @@ class Admission(LoggingConfigurable):
         target = ask.target
         if resolves and target is None:
             if resolve is None:
-                raise AdmissionError(503, "resolving identifiers is not available on this launcher")
+                raise AdmissionError(503, "resolving identifiers is not available on this launcher",
+                                     reason="misconfigured")
             with self.quotas.hold(ask.client, ask.display):
                 target = await resolve(ask.identifier or ask.display)
         if target is not None and not self.policy.allows(
@@ -205,12 +211,14 @@ class Admission(LoggingConfigurable):
 
     def _check_who(self, ask: Ask) -> None:
         if not (ask.build_only or ask.user or self.config_of_launcher.anonymous):
-            raise AdmissionError(403, "Log in to the hub to launch (anonymous launches are disabled here)")
+            raise AdmissionError(403, "Log in to the hub to launch (anonymous launches are disabled here)",
+                                 reason="login_required")
         if ask.build_only and not self.config_of_launcher.allow_build_only:
             raise AdmissionError(400, "Building but not launching is not permitted")
         storage = ask.storage_path
         if storage and (not storage.startswith("/") or ".." in storage.split("/")):
-            raise AdmissionError(400, "localstoragepath must be an absolute path without '..'")
+            raise AdmissionError(400, "localstoragepath must be an absolute path without '..'",
+                                 reason="storage_path")
 
     def _count(self, ask: Ask) -> None:
         if ask.entry == "build" and ask.build_token and self._token_first_use(ask):
@@ -229,7 +237,7 @@ class Admission(LoggingConfigurable):
             claims = buildtoken.decode(ask.build_token, launcher.build_token_secret, ask.display,
                                        origin, client=ask.client)
         except buildtoken.BuildTokenError as err:
-            raise AdmissionError(403, str(err)) from err
+            raise AdmissionError(403, str(err), reason="access_denied") from err
         jti = str(claims.get("jti") or hashlib.sha256(ask.build_token.encode()).hexdigest())
         return self.used_tokens.first_use(jti, float(claims.get("exp", 0)))
 
@@ -260,5 +268,8 @@ async def run_with_quotas(admission: Admission, pipeline: Pipeline,
             async for ev in pipeline.run(request):
                 yield ev
     except AdmissionError as err:
-        yield events.failed(str(err), err.status_code)
+        request_id = failures.new_request_id()
+        failure = admission_failure(err)
+        failures.log_failure(failure, request_id, request.identifier, "admission")
+        yield failures.failed_event(failure, request_id)
 

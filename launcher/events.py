@@ -5,7 +5,8 @@ get ``:keepalive\\n\\n`` comments; every ``message`` ends in ``\\n``. Phases, in
 
     waiting -> (fetching | building | pushing | unknown | no phase)* -> built
             -> launching+ -> ready          (or build_only: built -> ready+imageName)
-    failed  may end the stream at any point; it carries ``status_code`` for request errors.
+    failed  may end the stream at any point; it carries ``status_code``, ``reason`` and
+            ``request_id`` (:mod:`launcher.failures`).
 
 :func:`validate_stream` checks a parsed stream against these rules; the tests run it on
 the streams captured from a real BinderHub and on ours.
@@ -54,10 +55,17 @@ def launching(message: str) -> Event:
     return event("launching", message)
 
 
-def failed(message: str, status_code: int | None = None) -> Event:
+def failed(message: str, status_code: int | None = None, reason: str | None = None,
+           **fields: Any) -> Event:
+    """The final event of a failed request; *reason* is one of
+    :data:`launcher.failures.REASONS` (the pipeline adds ``request_id``, ``next_action``
+    and ``attempts``, see :func:`launcher.failures.failed_event`)."""
     data = event("failed", message)
     if status_code is not None:
         data["status_code"] = status_code
+    if reason is not None:
+        data["reason"] = reason
+    data.update(fields)
     return data
 
 

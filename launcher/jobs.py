@@ -34,7 +34,7 @@ from traitlets import Float, Int
 from traitlets.config import LoggingConfigurable
 
 from fdo.target import LaunchTarget
-from launcher import events
+from launcher import failures
 from launcher.pipeline import Event, LaunchRequest
 from launcher.store import Store, metadata
 
@@ -56,6 +56,7 @@ jobs_table = sa.Table(
 Runner = Callable[[LaunchRequest], AsyncIterator[Event]]
 
 _REQUEST_FIELDS = {f.name for f in dataclasses.fields(LaunchRequest)}
+FAILURE_KEYS = ("reason", "request_id", "next_action", "attempts", "retry_after")
 
 
 @dataclass
@@ -81,6 +82,8 @@ class Job:
         if self.status == "failed":
             data["message"] = str(last.get("message", "")).rstrip("\n")
             data["status_code"] = last.get("status_code", 500)
+            # what a program acts on (launcher.failures): reason, request id, next action
+            data.update({k: last[k] for k in FAILURE_KEYS if k in last})
         return data
 
     def record(self, ev: Event, max_events: int) -> None:
@@ -153,6 +156,12 @@ def restarted_message(kind: str) -> str:
 
 def stopped_message(kind: str) -> str:
     return f"The launcher was stopped while this {kind} was in progress. Start the {kind} again."
+
+
+def ended(message: str, reason: str) -> Event:
+    """The ``failed`` event of a job the launcher itself ended (its own request id)."""
+    request_id = failures.new_request_id()
+    return failures.failed_event(failures.fail(reason, message, for_person=True), request_id)
 
 
 # -- database access (run through Store.call) -----------------------------------------------
@@ -253,7 +262,7 @@ class Jobs(LoggingConfigurable):
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         for job in self._live.values():  # cancelled before its first step
             if job.status == "running":
-                job.record(events.failed(stopped_message(job.kind), 503), self.max_events)
+                job.record(ended(stopped_message(job.kind), "launcher_restarted"), self.max_events)
                 self._dirty.add(job.id)
         if self._loop_task is not None:
             self._loop_task.cancel()
@@ -268,14 +277,13 @@ class Jobs(LoggingConfigurable):
                 job.record(ev, self.max_events)
                 self._dirty.add(job.id)
         except asyncio.CancelledError:
-            job.record(events.failed(stopped_message(job.kind), 503), self.max_events)
+            job.record(ended(stopped_message(job.kind), "launcher_restarted"), self.max_events)
         except Exception:  # the runner ends in a failed event; this is a bug, still end the job
             self.log.exception("job %s crashed", job.id)
-            job.record(events.failed("Internal error; the operator's log has details", 500),
-                       self.max_events)
+            job.record(ended("", "internal_error"), self.max_events)
         finally:
             if job.status == "running":
-                job.record(events.failed(f"The {job.kind} ended without a result", 500), self.max_events)
+                job.record(ended("", "internal_error"), self.max_events)
             self._dirty.add(job.id)
             self._tasks.pop(job.id, None)
             try:
@@ -284,7 +292,7 @@ class Jobs(LoggingConfigurable):
                 self.log.exception("could not store the end of job %s", job.id)
 
     async def _fail_orphan(self, job: Job) -> None:
-        job.record(events.failed(restarted_message(job.kind), 503), self.max_events)
+        job.record(ended(restarted_message(job.kind), "launcher_restarted"), self.max_events)
         self.log.warning("job %s (%s of %s) was left running by %s; reported as failed",
                          job.id, job.kind, job.request.identifier, job.owner)
         await self.store.call(_update, [job_row(job, time.time())])

@@ -18,12 +18,15 @@ def client_key(user: str, ip: str) -> str:
 
 
 class AdmissionError(Exception):
-    """A refused request; ``str()`` is the user-facing message."""
+    """A refused request; ``str()`` is the user-facing message, ``reason`` its failure
+    reason (:data:`launcher.failures.REASONS`)."""
 
-    def __init__(self, status_code: int, message: str, headers: dict[str, str] | None = None):
+    def __init__(self, status_code: int, message: str, headers: dict[str, str] | None = None,
+                 reason: str = ""):
         super().__init__(message)
         self.status_code = status_code
         self.headers = headers or {}
+        self.reason = reason
 
 
 @dataclass
@@ -64,7 +67,8 @@ class RateLimiter:
             "x-ratelimit-limit": str(limit),
         }
         if window.remaining < 0:
-            raise AdmissionError(429, f"Rate limit exceeded. Try again in {reset_in} seconds.", headers)
+            raise AdmissionError(429, f"Rate limit exceeded. Try again in {reset_in} seconds.", headers,
+                                 "rate_limited")
         return headers
 
 
@@ -89,7 +93,8 @@ class SpecPolicy:
     @staticmethod
     def refusal(display: str) -> AdmissionError:
         return AdmissionError(
-            403, f"Sorry, {display} is not allowed to launch. Please contact admins for more info!")
+            403, f"Sorry, {display} is not allowed to launch. Please contact admins for more info!",
+            reason="launch_not_allowed")
 
 
 class Quotas:
@@ -103,13 +108,15 @@ class Quotas:
 
     def _check(self, user: str, target: str) -> None:
         if self.total and self.in_progress >= self.total:
-            raise AdmissionError(429, "Too many users on this launcher! Try again soon.")
+            raise AdmissionError(429, "Too many users on this launcher! Try again soon.",
+                                 reason="quota_exceeded")
         if self.per_target and self.by_target.get(target, 0) >= self.per_target:
-            raise AdmissionError(429, f"Too many users running {target}! Try again soon.")
+            raise AdmissionError(429, f"Too many users running {target}! Try again soon.",
+                                 reason="quota_exceeded")
         if self.per_user and self.by_user.get(user, 0) >= self.per_user:
             raise AdmissionError(
-                429, f"You already have {self.by_user[user]} launches in progress; wait for one to finish."
-            )
+                429, f"You already have {self.by_user[user]} launches in progress; wait for one to finish.",
+                reason="quota_exceeded")
 
     @contextmanager
     def hold(self, user: str, target: str) -> Iterator[None]:

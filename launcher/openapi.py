@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from launcher.failures.reasons import REASONS, Action
 from launcher.receipts.openapi import RECEIPT_PATHS, RECEIPT_SCHEMAS
 
+_MESSAGE = ("one sentence for the person (what happened, what to do) ending in "
+            "'Request id: <request_id>.'; never an internal URL, port or class name")
+_REASONS_DOC = "Why a request failed (stable; status code and whose to fix): " + "; ".join(
+    f"{r.code} ({r.status}, {r.kind.value}): {r.when}" for r in REASONS.values())
 _ERROR = {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 _JOB_BODY = {
     "required": True,
@@ -89,7 +94,8 @@ OPENAPI: dict[str, Any] = {
                 {"name": "project", "in": "query", "schema": {"type": "string"}},
                 {"name": "account", "in": "query", "schema": {"type": "string"}},
             ],
-            "responses": {"200": {"description": "Events `data: {json}`; errors are failed events with status_code",
+            "responses": {"200": {"description": "Events `data: {json}`; a failure is one last `failed` event "
+                                                 "with status_code, reason, request_id, next_action and attempts",
                                   "content": {"text/event-stream": {}}}},
         }},
         "/launch": {"get": {"summary": "Resolve any identifier and redirect to its pinned /v2/ page "
@@ -111,7 +117,18 @@ OPENAPI: dict[str, Any] = {
         "/versions": {"get": {"summary": "Versions", "responses": {"200": {"description": "versions"}}}},
     },
     "components": {"schemas": {
-        "Error": {"type": "object", "properties": {"status": {"type": "integer"}, "message": {"type": "string"}}},
+        "Error": {"type": "object", "required": ["status", "message", "reason", "request_id"],
+                  "properties": {
+                      "status": {"type": "integer"},
+                      "message": {"type": "string", "description": _MESSAGE},
+                      "reason": {"$ref": "#/components/schemas/FailureReason"},
+                      "request_id": {"type": "string", "description": "names the failure in the launcher's log"},
+                      "next_action": {"$ref": "#/components/schemas/NextAction"},
+                      "retry_after": {"type": "integer", "description": "seconds to wait first (rate limits)"},
+                  }},
+        "FailureReason": {"type": "string", "enum": list(REASONS), "description": _REASONS_DOC},
+        "NextAction": {"type": "string", "enum": [a.value for a in Action],
+                       "description": "the button the launcher's pages offer after this failure"},
         "Hop": {"type": "object", "properties": {"from": {"type": "string"}, "to": {"type": "string"},
                                                  "via": {"type": "string"}}},
         "LaunchTarget": {"type": "object", "properties": {
@@ -131,7 +148,12 @@ OPENAPI: dict[str, Any] = {
             "phase": {"type": "string", "nullable": True},
             "events": {"type": "array", "items": {"type": "object"}},
             "result": {"type": "object", "description": "the ready event (url, token, image, ...)"},
-            "message": {"type": "string"}, "status_code": {"type": "integer"},
+            "message": {"type": "string", "description": "when failed: " + _MESSAGE},
+            "status_code": {"type": "integer"},
+            "reason": {"$ref": "#/components/schemas/FailureReason"},
+            "request_id": {"type": "string"}, "next_action": {"$ref": "#/components/schemas/NextAction"},
+            "attempts": {"type": "integer", "description": "tries of the failing step (only transient "
+                                                           "failures are tried again)"},
         }},
     }},
 }

@@ -1,8 +1,11 @@
 """Orchestration of one launch as named steps: resolve -> image -> launch.
 
 Each step is a small async generator over a shared :class:`LaunchContext`; it yields
-BinderHub events and raises :class:`PipelineError` (status code + what failed). The
-/build/ handler, the JSON API and the benchmark all drive :meth:`Pipeline.run`.
+BinderHub events and raises :class:`PipelineError` with a ``reason``
+(:mod:`launcher.failures`: whose failure, which status, what the person reads). The
+/build/ handler, the JSON API and the benchmark all drive :meth:`Pipeline.run`, whose last
+event is ``ready`` or one ``failed`` event carrying the run's request id; only transient
+failures of the launch step are tried again.
 
 Immutable facts are memoised per process so a repeated (cached) launch costs no
 network round trip before the spawn request: a spec already pinned to the resolved ref
@@ -20,15 +23,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from traitlets import Int
+from traitlets import Float, Int
 from traitlets.config import LoggingConfigurable
 
 from fdo.errors import ResolveError
 from fdo.resolve import ResolutionCache
 from fdo.target import LaunchTarget
-from launcher import events, metrics
+from launcher import events, failures, metrics
 from launcher.config import LauncherConfig
 from launcher.events import Event
+from launcher.failures import PipelineError
+from launcher.failures.classify import from_build_event, from_resolve_error
 
 if TYPE_CHECKING:  # the strategies import this module's types
     from launcher.handoff.base import HandOff
@@ -40,20 +45,6 @@ __all__ = ["Builder", "Event", "ImageLookup", "LaunchContext", "LaunchRequest", 
 
 #: identifier -> target (:meth:`fdo.resolve.Resolution.resolve`); blocking, run in a thread
 Resolver = Callable[[str], LaunchTarget]
-
-
-def resolve_failure(identifier: str, err: Exception) -> str:
-    """How an event stream says that *identifier* could not be resolved."""
-    return f"Could not resolve {identifier}: {err}"
-
-
-class PipelineError(Exception):
-    """A step failed; ``str()`` says what failed and is shown to the user."""
-
-    def __init__(self, status_code: int, message: str, **fields: Any):
-        super().__init__(message)
-        self.status_code = status_code
-        self.fields = fields
 
 
 @dataclass
@@ -104,6 +95,8 @@ class LaunchContext:
     build: dict[str, Any] = field(default_factory=dict)
     #: set when a receipt relaunches: {"of": receipt id, "rebuilt", "digest_matches"}
     relaunch: dict[str, Any] | None = None
+    #: shown in the failed event's message and written with every log line of a failure
+    request_id: str = field(default_factory=failures.new_request_id)
 
 
 class BuildProgress(Protocol):
@@ -174,8 +167,21 @@ class Pipeline(LoggingConfigurable):
 
     launch_retries = Int(
         1,
-        help="""Additional launch attempts after a failed spawn ("Launch attempt N failed,
-        retrying..."). BinderHub retries 4 times; a failure here says what failed.""",
+        help="""Additional launch attempts after a transient failure (hub busy or timed
+        out, a spawn that timed out); failures that retrying cannot help (a flavor limit,
+        a service that is down) are never retried.""",
+    ).tag(config=True)
+
+    retry_delay = Float(
+        2.0,
+        help="""Seconds before the first retry of a launch; doubled for each further one.
+        A ``Retry-After`` the hub sends is honoured instead.""",
+    ).tag(config=True)
+
+    max_retry_after = Float(
+        30.0,
+        help="""Longest ``Retry-After`` (seconds) the launch waits for before retrying; a
+        longer one ends the launch with the time in ``retry_after``.""",
     ).tag(config=True)
 
     memo_max_entries = Int(
@@ -240,10 +246,11 @@ class Pipeline(LoggingConfigurable):
                 done = "Done! Found built image" if ctx.image_cached else "Done! Image built"
                 yield await self._on_ready(ctx, events.event("ready", done, imageName=ctx.image))
         except PipelineError as err:
-            yield events.failed(str(err), err.status_code) | err.fields
+            failures.log_failure(err, ctx.request_id, request.identifier, name)
+            yield failures.failed_event(err, ctx.request_id)
         except Exception:  # a bug must still end the stream with a readable event
-            log.exception("step %s of %s crashed", name, request.identifier)
-            yield events.failed(f"Internal error in the {name} step; the operator's log has details", 500)
+            log.exception("request %s: step %s of %s crashed", ctx.request_id, name, request.identifier)
+            yield failures.failed_event(failures.fail("internal_error"), ctx.request_id)
         finally:
             for observer in self.observers:
                 observer(ctx)
@@ -264,11 +271,11 @@ class Pipeline(LoggingConfigurable):
         if memo is not None:
             return memo
         if self.resolver is None:
-            raise PipelineError(503, "resolving identifiers is not available on this launcher")
+            raise failures.fail("misconfigured", detail="this launcher has no resolver")
         try:
             target = await asyncio.get_running_loop().run_in_executor(None, self.resolver, identifier)
-        except ResolveError as err:  # the resolver's one-line message, as the API shows it
-            raise PipelineError(err.status_code, str(err), resolving=identifier) from err
+        except ResolveError as err:  # the resolver's message, shown when fit for a person
+            raise from_resolve_error(err) from err
         if not target.ambiguous and target.launch_path == f"v2/{identifier}":  # pinned: immutable
             self._targets.put(identifier, target, MEMO_SECONDS)
         return target
@@ -281,13 +288,9 @@ class Pipeline(LoggingConfigurable):
         if target is None:
             if not self.is_memoised(identifier):
                 yield events.waiting(f"Resolving {identifier} ...")
-            try:
-                target = await self.resolve_target(identifier)
-            except PipelineError as err:
-                raise PipelineError(err.status_code, resolve_failure(identifier, err)) from err
+            target = await self.resolve_target(identifier)
         if target.ambiguous:
-            raise PipelineError(409, f"{identifier} is ambiguous; pick one of the choices",
-                                choices=[c.to_json() for c in target.choices])
+            raise failures.fail("ambiguous", choices=[c.to_json() for c in target.choices])
         ctx.target = target
         # also from the memo: the /v2/ page shows the provenance card from this event
         chain = " -> ".join([identifier] + [h.to for h in target.chain])
@@ -303,7 +306,7 @@ class Pipeline(LoggingConfigurable):
             yield events.built(ctx.image, cached=True)
             return
         if self.builder is None:
-            raise PipelineError(503, "building images is not available on this launcher")
+            raise failures.fail("misconfigured", detail="this launcher has no builder")
         started = time.monotonic()
         metrics.BUILDS_INPROGRESS.inc()
         try:
@@ -318,12 +321,11 @@ class Pipeline(LoggingConfigurable):
                     yield events.built(ctx.image, ctx.image_cached)
                     break
                 if phase == "failed":
-                    code = int(data.get("status_code", 500))
-                    raise PipelineError(code, str(data.get("message", "Build failed")).rstrip("\n"))
+                    raise from_build_event(data)
                 data.pop("cached", None)
                 yield data
             else:
-                raise PipelineError(500, "the builder ended without reporting an image")
+                raise failures.fail("internal_error", detail="the builder ended without an image")
         except PipelineError:
             self._observe_build("failure", started, ctx)
             raise
@@ -372,9 +374,10 @@ class Pipeline(LoggingConfigurable):
     async def launch(self, ctx: LaunchContext) -> AsyncIterator[Event]:
         started = time.monotonic()
         status = "failure"
+        attempt = 1
         metrics.LAUNCHES_INPROGRESS.inc()
         try:
-            for attempt in range(self.launch_retries + 1):
+            while True:
                 try:
                     async for ev in self.handoff.launch(ctx):
                         if ev.get("phase") == "ready":
@@ -382,12 +385,23 @@ class Pipeline(LoggingConfigurable):
                         yield ev
                     return
                 except PipelineError as err:
-                    if err.status_code < 500 or attempt >= self.launch_retries:
+                    err.attempts = attempt
+                    delay = self.retry_wait(err, attempt)
+                    if delay is None:
                         raise
-                    log.warning("launch attempt %d failed: %s", attempt + 1, err)
-                    yield events.launching(f"Launch attempt {attempt + 1} failed ({err}), retrying...")
+                    failures.log_failure(err, ctx.request_id, f"launch attempt {attempt}")
+                    yield events.launching(f"Launch attempt {attempt} failed ({err.reason}); "
+                                           f"trying again in {delay:.0f} s...")
+                    await asyncio.sleep(delay)
+                    attempt += 1
         finally:
             metrics.LAUNCHES_INPROGRESS.dec()
-            metrics.LAUNCH_TIME.labels(status=status, retries="0").observe(time.monotonic() - started)
+            metrics.LAUNCH_TIME.labels(status=status, retries=str(attempt - 1)).observe(
+                time.monotonic() - started)
             metrics.LAUNCH_COUNT.labels(status=status, provider=ctx.request.provider,
                                         repo=ctx.target.source if ctx.target else "").inc()
+
+    def retry_wait(self, err: PipelineError, attempt: int) -> float | None:
+        """Seconds before the launch's next try, or None (:func:`failures.retry_wait`)."""
+        return failures.retry_wait(err, attempt, self.launch_retries, self.retry_delay,
+                                   self.max_retry_after)

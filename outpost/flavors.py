@@ -50,13 +50,49 @@ RUNTIME_KEYS = {"weeks", "days", "hours", "minutes", "seconds"}
 class FlavorError(Exception):
     """A start that the flavor rules forbid (reported to the hub as 419).
 
-    ``reason`` is a stable code for programs (sent in the 419 body's ``kwargs``):
-    ``flavor_missing``, ``flavor_unknown``, ``flavor_not_allowed`` (the user's rights),
-    ``user_forbidden``, ``flavor_user_limit``, ``flavor_full``."""
+    ``reason`` is a stable code for programs (sent in the 419 body's ``kwargs``). Each
+    reason also has its own subclass, because the class name is the part of the 419 body
+    the OutpostSpawner passes on to the hub's users (it drops ``kwargs``): a launcher in
+    front of the hub tells a limit from a forbidden flavor by it."""
 
-    def __init__(self, message: str, reason: str = "flavor_not_allowed") -> None:
+    reason = "flavor_not_allowed"
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
         super().__init__(message)
-        self.reason = reason
+        if reason is not None:
+            self.reason = reason
+
+
+class FlavorMissing(FlavorError):
+    reason = "flavor_missing"
+
+
+class FlavorUnknown(FlavorError):
+    reason = "flavor_unknown"
+
+
+class FlavorNotAllowed(FlavorError):
+    """The user's rights (``users:`` rules) do not include this flavor."""
+
+    reason = "flavor_not_allowed"
+
+
+class UserForbidden(FlavorError):
+    """A ``users:`` rule with ``forbidden: true`` decides for this user."""
+
+    reason = "user_forbidden"
+
+
+class FlavorUserLimit(FlavorError):
+    """``maxPerUser`` servers of this flavor run for this (hub, user) already."""
+
+    reason = "flavor_user_limit"
+
+
+class FlavorFull(FlavorError):
+    """``max`` servers of this flavor run already (all hubs and users)."""
+
+    reason = "flavor_full"
 
 
 @dataclass(frozen=True)
@@ -256,18 +292,16 @@ def refusal(config: FlavorConfig, hub: str, flavor: str | None,
     rule = user_rule(config, hub, auth)
     ask = f" {access_help.strip()}" if access_help.strip() else ""
     if rule is not None and rule.get("forbidden"):
-        return FlavorError(f"Your account may not start servers on this system.{ask}",
-                           "user_forbidden")
+        return UserForbidden(f"Your account may not start servers on this system.{ask}")
     if not flavor:
-        return FlavorError(f"No flavor was chosen. You may use: {_names(allowed) or 'none'}.",
-                           "flavor_missing")
+        return FlavorMissing(f"No flavor was chosen. You may use: {_names(allowed) or 'none'}.")
     if flavor in hub_flavors(config, hub) or (rule is not None and flavor in config.flavors):
         mine = f"You may use: {_names(allowed)}." if allowed else \
             "Your account may use no flavor on this system."
-        return FlavorError(f"Your account may not use the flavor {flavor!r} on this system. "
-                           f"{mine}{ask}", "flavor_not_allowed")
-    return FlavorError(f"The flavor {flavor!r} does not exist on this system. "
-                       f"Available: {_names(allowed) or 'none'}.", "flavor_unknown")
+        return FlavorNotAllowed(f"Your account may not use the flavor {flavor!r} on this "
+                                f"system. {mine}{ask}")
+    return FlavorUnknown(f"The flavor {flavor!r} does not exist on this system. "
+                         f"Available: {_names(allowed) or 'none'}.")
 
 
 def check_start(config: FlavorConfig, hub: str, flavor: str | None,
@@ -287,16 +321,20 @@ def check_start(config: FlavorConfig, hub: str, flavor: str | None,
         raise refused
     assert flavor is not None
     chosen = flavors_for(config, hub, auth)[flavor]
+    shown = str(chosen.get("display_name") or flavor)
     per_user = int(chosen.get("maxPerUser", -1))
     if per_user >= 0 and running_user >= per_user:
-        raise FlavorError(f"You already run {running_user} server(s) of the flavor "
-                          f"{flavor!r}, the most one person may run here at once; stop one "
-                          "first.", "flavor_user_limit")
+        raise FlavorUserLimit(f"You already run {_servers(running_user)} on {shown!r} (the "
+                              "limit). Stop one, or pick another flavor.")
     total = int(chosen.get("max", -1))
     if total >= 0 and running_global >= total:
-        raise FlavorError(f"All {total} server(s) of the flavor {flavor!r} are in use; "
-                          "try again later or choose another flavor.", "flavor_full")
+        raise FlavorFull(f"All {_servers(total)} on {shown!r} are in use. Try again later, "
+                         "or pick another flavor.")
     return chosen
+
+
+def _servers(n: int) -> str:
+    return f"{n} server" if n == 1 else f"{n} servers"
 
 
 def runtime_of(flavor: dict[str, Any]) -> timedelta | None:

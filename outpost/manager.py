@@ -36,6 +36,12 @@ class NotFound(Exception):
     """No such service for this hub."""
 
 
+class ServiceExists(fl.FlavorError):
+    """A start of a (name, start id) that runs already."""
+
+    reason = "service_exists"
+
+
 class StartTimeout(NotReady):
     """The start (with the wait for the server to answer) took longer than allowed."""
 
@@ -149,8 +155,8 @@ class Outpost(LoggingConfigurable):
         """Check flavor and options and record the start (no await: no race on limits)."""
         existing = self.store.get(hub, body.name, body.start_id)
         if existing is not None:
-            raise fl.FlavorError(f"Service {body.name} (start id {body.start_id}) "
-                                 "already exists; stop it first")
+            raise ServiceExists(f"Service {body.name} (start id {body.start_id}) "
+                                "already exists; stop it first")
         user_id = body.env.get("JUPYTERHUB_USER_ID") or body.env["JUPYTERHUB_USER"]
         flavor = fl.check_start(
             self.flavor_config(), hub, body.flavor, body.authentication,

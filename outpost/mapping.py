@@ -32,7 +32,17 @@ _MEM_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?[KMGT]?", re.IGNORECASE)
 
 
 class MappingError(ValueError):
-    """user_options that cannot be honoured (reported to the hub as 419)."""
+    """user_options that cannot be honoured (reported to the hub as 419; the class name
+    tells a launcher whose to fix it, see :class:`StoragePathError` and
+    :class:`ImageNotAllowed`)."""
+
+
+class StoragePathError(MappingError):
+    """``storage.localstoragepath`` is not a usable folder (the person's link)."""
+
+
+class ImageNotAllowed(MappingError):
+    """The image is not from a registry this Outpost pulls from (the operators')."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +85,7 @@ def choose_image(user_options: dict[str, Any], default_image: str, prefixes: lis
     if not image:
         raise MappingError("No image given (user_options.custom.customimage)")
     if not isinstance(image, str) or not image_allowed(image, prefixes):
-        raise MappingError(f"Image {str(image)[:200]!r} is not from an allowed registry "
+        raise ImageNotAllowed(f"Image {str(image)[:200]!r} is not from an allowed registry "
                            f"(allowed: {', '.join(prefixes) or 'none'})")
     return image
 
@@ -86,13 +96,13 @@ def choose_mount(user_options: dict[str, Any]) -> str:
         raise MappingError("user_options.storage must be an object")
     path = storage.get("localstoragepath") or DEFAULT_MOUNT
     if not isinstance(path, str) or not path.startswith("/") or not _PATH_RE.fullmatch(path):
-        raise MappingError("storage.localstoragepath must be an absolute path of letters, "
-                           "digits, '.', '_', '-' and '/'")
+        raise StoragePathError("storage.localstoragepath must be an absolute path of letters, "
+                               "digits, '.', '_', '-' and '/'")
     path = path.rstrip("/") or "/"
     if ".." in path.split("/") or "//" in path or posixpath.normpath(path) != path:
-        raise MappingError(f"storage.localstoragepath {path!r} is not a normalised path")
+        raise StoragePathError(f"storage.localstoragepath {path!r} is not a normalised path")
     if not path.startswith(HOME + "/"):
-        raise MappingError(f"storage.localstoragepath must be below {HOME}/ (got {path!r})")
+        raise StoragePathError(f"The storage folder must be below {HOME}/ (got {path!r}).")
     return path
 
 

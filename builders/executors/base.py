@@ -20,7 +20,15 @@ from builders.events import BuildEvent
 
 
 class BuildFailed(Exception):
-    """A build did not produce an image; ``str()`` is the message users see."""
+    """A build did not produce an image; ``str()`` says why (the build log's last word).
+
+    ``reason`` is the stable code of the ``failed`` event (the launcher's failure reasons):
+    ``build_failed`` (the repository's build), ``build_timeout``, ``engine_unavailable``
+    (the engine or cluster cannot be reached), ``misconfigured`` (the executor's settings)."""
+
+    def __init__(self, message: str, reason: str = "build_failed") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -60,3 +68,8 @@ class BuildExecutor(LoggingConfigurable):
     @abstractmethod
     def dockerfile(self, context_dir: Path) -> str:
         """The Dockerfile repo2docker would generate for ``context_dir`` (no build)."""
+
+    def probe(self) -> str:
+        """Why the engine cannot build right now ("" if it can); asked after a failed
+        build, to tell a broken repository from an engine that is gone (blocking)."""
+        return ""

@@ -16,6 +16,7 @@ import asyncio
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -35,6 +36,12 @@ c.Repo2Docker.content_providers = [contentproviders.Local]
 """
 _TAIL = 30
 GUARD = Path(__file__).with_name("guard.py")
+#: what the Docker client and BuildKit print when the engine goes away during a build
+#: (the engine may be back before the build's failure is looked at, so it is read here)
+ENGINE_LOST = re.compile(
+    r"Cannot connect to the Docker daemon|Error while fetching server API version"
+    r"|rpc error: code = (?:Unavailable|Canceled)|error reading from server: EOF"
+    r"|connection reset by peer|transport is closing|failed to dial")
 
 
 class DockerExecutor(BuildExecutor):
@@ -116,11 +123,29 @@ class DockerExecutor(BuildExecutor):
                     yield event
                 code = await proc.wait()
         except TimeoutError:
-            raise BuildFailed(f"build timed out after {self.build_timeout} s") from None
+            raise BuildFailed(f"build timed out after {self.build_timeout} s",
+                              "build_timeout") from None
         finally:
             await _kill_group(proc)
         if code != 0:
-            raise BuildFailed(f"repo2docker exited with status {code}: {_reason(tail, failed_msg)}")
+            said = _reason(tail, failed_msg)
+            lost = any(ENGINE_LOST.search(line) for line in tail)
+            raise BuildFailed(f"repo2docker exited with status {code}: {said}",
+                              "engine_unavailable" if lost else "build_failed")
+
+    def probe(self) -> str:
+        import docker
+
+        try:
+            client = docker.DockerClient(base_url=self.docker_host or None, timeout=5) \
+                if self.docker_host else docker.from_env(timeout=5)
+            try:
+                client.ping()
+            finally:
+                client.close()
+        except Exception as err:  # every way of not reaching the engine counts
+            return f"{type(err).__name__}: {err}"
+        return ""
 
     def dockerfile(self, context_dir: Path) -> str:
         cmd = [*self.repo2docker_command, "--config", str(_config_file()), "--no-build", "--debug",

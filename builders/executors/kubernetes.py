@@ -204,7 +204,7 @@ class KubernetesExecutor(DockerExecutor):
                     kube_config.load_incluster_config()
             except kube_config.ConfigException as err:
                 raise BuildFailed(f"cannot reach Kubernetes: no in-cluster service account and no "
-                                  f"usable kube_config ({err})") from None
+                                  f"usable kube_config ({err})", "misconfigured") from None
             self._pod_api = PodApi(kube_client.CoreV1Api(), self.namespace, self.api_timeout)
         return self._pod_api
 
@@ -234,11 +234,14 @@ class KubernetesExecutor(DockerExecutor):
             async for event in self._run(request):
                 yield event
         except ApiException as err:  # the API server's refusal, as one readable line
-            raise BuildFailed(f"Kubernetes API: {err.status} {err.reason}") from err
+            # 401/403: the service account's rights; others: the API server is in trouble
+            reason = "misconfigured" if err.status in (401, 403) else "engine_unavailable"
+            raise BuildFailed(f"Kubernetes API: {err.status} {err.reason}", reason) from err
 
     async def _run(self, request: BuildRequest) -> AsyncIterator[BuildEvent]:
         if not (self.builder_image and self.registry_url and request.push):
-            raise BuildFailed("the Kubernetes executor needs builder_image and a registry to push to")
+            raise BuildFailed("the Kubernetes executor needs builder_image and a registry to push to",
+                              "misconfigured")
         api = self.pod_api()
         await self._cleanup_finished(api)
         yield BuildEvent(Phase.BUILDING, "Uploading the build context to the registry")

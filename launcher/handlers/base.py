@@ -2,8 +2,9 @@
 
 Every handler of the launcher (and of launcher-web's pages) derives from
 :class:`BaseHandler`. Errors never carry a stack trace to the client: ``write_error``
-renders ``{"status": N, "message": "..."}`` (or a short text page), with the message
-taken from ``HTTPError.log_message`` only when it was meant for the user.
+renders ``{"status": N, "message": "...", "reason", "request_id", "next_action"}`` (see
+:mod:`launcher.failures`), with the message taken from ``HTTPError.log_message`` only
+when it was meant for the user; what else is known goes to the log under the request id.
 
 Identity, as JupyterHub services do it (``reference/hub-service-auth.md``): the handlers are
 :class:`~jupyterhub.services.auth.HubOAuthenticated` with the application's ONE
@@ -30,8 +31,11 @@ from urllib.parse import unquote
 from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
 from tornado import web
 
+from launcher import failures
 from launcher.admission import ENTRIES, AdmissionError, Ask
-from launcher.pipeline import LaunchRequest, PipelineError, resolve_failure
+from launcher.failures import PipelineError
+from launcher.failures.classify import admission_failure
+from launcher.pipeline import LaunchRequest
 from launcher.systems import pick_project, pick_resource, systems_for_auth_state
 
 if TYPE_CHECKING:
@@ -51,11 +55,28 @@ def json_dumps(data: Any) -> str:
 
 
 class UserError(web.HTTPError):
-    """An HTTP error whose message is safe and meant for the user."""
+    """An HTTP error whose message is safe and meant for the user; *reason* is one of
+    :data:`launcher.failures.REASONS` (else derived from the status), *detail* is for the
+    log only."""
 
-    def __init__(self, status_code: int, message: str) -> None:
+    def __init__(self, status_code: int, message: str, reason: str = "", detail: str = "") -> None:
         super().__init__(status_code, "%s", message)
         self.user_message = message
+        self.failure_reason = reason  # (tornado's ``reason`` is the HTTP reason phrase)
+        self.detail = detail
+        self.retry_after: float | None = None
+
+    @classmethod
+    def of(cls, err: PipelineError) -> UserError:
+        """The HTTP error of a classified failure (its message as the person reads it)."""
+        made = cls(err.status_code, failures.person_message(err), err.reason,
+                   err.detail or str(err))
+        made.retry_after = err.retry_after
+        return made
+
+    def failure(self) -> PipelineError:
+        return PipelineError(self.status_code, self.user_message, reason=self.failure_reason,
+                             detail=self.detail, retry_after=self.retry_after, for_person=True)
 
 
 Method = TypeVar("Method", bound=Callable[..., Awaitable[None] | None])
@@ -195,7 +216,23 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):  # type: ignore[misc]
         exc = kwargs.get("exc_info", (None, None, None))[1]
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.clear_header("Content-Disposition")
-        self.finish(json_dumps({"status": status_code, "message": self.error_message(status_code, exc)}))
+        body = self.failure_fields(status_code, exc)
+        self.finish(json_dumps({"status": status_code, **body}))
+
+    def failure_fields(self, status_code: int, exc: BaseException | None) -> dict[str, Any]:
+        """``message`` (with the request id), ``reason``, ``request_id``, ``next_action`` of
+        an error answer; the error is logged under the same request id."""
+        if isinstance(exc, UserError):
+            err = exc.failure()
+        else:
+            err = PipelineError(status_code, self.error_message(status_code, exc),
+                                detail=f"{type(exc).__name__}: {exc}" if exc else "")
+        request_id = failures.new_request_id()
+        failures.log_failure(err, request_id, f"{self.request.method} {self.request.path}")
+        event = failures.failed_event(err, request_id)
+        return {k: event[k].rstrip("\n") if k == "message" else event[k]
+                for k in ("message", "reason", "request_id", "next_action", "retry_after")
+                if k in event}
 
     def write_json(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -251,13 +288,10 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):  # type: ignore[misc]
                 await self.choose_resource(ask)
                 ask.launch_host = self.public_base_url()
             return await self.state.admission.admit(ask, self.state.pipeline.resolve_target)
-        except PipelineError as err:
-            message = str(err)
-            if ask.entry == "build" and "resolving" in err.fields:  # as the stream always said it
-                message = resolve_failure(str(err.fields["resolving"]), err)
-            raise UserError(err.status_code, message) from err
+        except PipelineError as err:  # the resolver's (launcher.failures.classify)
+            raise UserError.of(err) from err
         except AdmissionError as err:
-            raise UserError(err.status_code, str(err)) from err
+            raise UserError.of(admission_failure(err)) from err
         finally:
             for key, value in ask.headers.items():
                 self.set_header(key, value)
@@ -269,7 +303,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):  # type: ignore[misc]
             try:
                 ask.system, ask.flavor = pick_resource(self.launcher.systems, ask.system, ask.flavor)
             except ValueError as err:
-                raise UserError(400, str(err)) from err
+                raise UserError(400, str(err), "flavor_unknown") from err
             return
         ask.system, ask.flavor, ask.hpc = await self.pick_choice(
             ask.system, ask.flavor, ask.project, ask.account)
@@ -310,7 +344,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):  # type: ignore[misc]
         except PipelineError as err:
             log.warning("could not read %s's rights from the hub: %s", self.user_name, err)
             raise UserError(503, "Your choices could not be read from the hub just now; "
-                                 "please try again.") from err
+                                 "please try again.", "service_unavailable") from err
         state = (model or {}).get("auth_state")
         return state if isinstance(state, dict) else None
 
@@ -330,24 +364,29 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):  # type: ignore[misc]
         user-facing 403 for what exists here but not for this user, 400 for the rest."""
         mine = await self.systems_for_user()
         if not mine and self.launcher.systems:
-            raise UserError(403, self.no_systems_message())
+            raise UserError(403, self.no_systems_message(), "flavor_forbidden")
         ask = self.launcher.access_help.strip()
         ask = f" {ask}" if ask else ""
         everyone = {str(s.get("name")): s for s in self.launcher.systems}
         own = {str(s.get("name")): s for s in mine}
         if system in everyone and system not in own:
-            raise UserError(403, f"Your account may not use the system {system!r}.{ask}")
+            raise UserError(403, f"Your account may not use the system {system!r}.{ask}",
+                            "flavor_forbidden")
         if system in own and flavor:
             offered = [str(f.get("name")) for f in own[system].get("flavors", [])]
             exists = {str(f.get("name")) for f in everyone[system].get("flavors", [])}
             if flavor not in offered and flavor in exists:
                 raise UserError(403, f"Your account may not use the flavor {flavor!r} on "
-                                     f"{system!r}. You may use: {', '.join(offered)}.{ask}")
+                                     f"{system!r}. You may use: {', '.join(offered)}.{ask}",
+                                "flavor_forbidden")
         try:
             system, flavor = pick_resource(mine, system, flavor)
-            hpc = pick_project(mine, system, project, account)
         except ValueError as err:
-            raise UserError(400, str(err)) from err
+            raise UserError(400, str(err), "flavor_unknown") from err
+        try:
+            hpc = pick_project(mine, system, project, account)
+        except ValueError as err:  # an HPC project the user does not hold (or none to give)
+            raise UserError(400, str(err), "bad_request") from err
         return system, flavor, hpc
 
     def launch_query(self) -> dict[str, str]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from tornado.iostream import StreamClosedError
 
-from launcher import events
+from launcher import events, failures
 from launcher.admission import Ask, run_with_quotas
 from launcher.handlers.base import BaseHandler, UserError
 from launcher.pipeline import LaunchRequest
@@ -67,7 +67,7 @@ class BuildHandler(EventStreamHandler):
         try:
             request = await self.admit(self.build_ask())
         except UserError as err:
-            await self.emit(events.failed(err.user_message, err.status_code))
+            await self.emit(self.refusal(err))
             return
         keepalive = asyncio.ensure_future(self.keepalive())
         try:
@@ -76,6 +76,13 @@ class BuildHandler(EventStreamHandler):
             log.info("client closed the stream for %s", request.identifier)
         finally:
             keepalive.cancel()
+
+    def refusal(self, err: UserError) -> events.Event:
+        """The one ``failed`` event of a refused request (logged under its request id)."""
+        failure = err.failure()
+        request_id = failures.new_request_id()
+        failures.log_failure(failure, request_id, f"GET {self.request.path}", "admission")
+        return failures.failed_event(failure, request_id)
 
     async def stream(self, request: LaunchRequest) -> None:
         async for ev in run_with_quotas(self.state.admission, self.state.pipeline, request):

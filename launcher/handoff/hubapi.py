@@ -1,6 +1,7 @@
 """``hub-api`` hand-off: start a named server through the JupyterHub REST API.
 
-Steps (each failure names the step and the hub's answer):
+Steps (each failure is classified by :mod:`launcher.failures.classify`; the hub's own
+words go to the log):
 
 1. the user: the logged-in hub user, or a new temporary user in anonymous mode;
 2. the server: ``server_name(target, system, flavor)``; ``POST users/<u>/servers/<s>`` with
@@ -27,9 +28,10 @@ from tornado.simple_httpclient import SimpleAsyncHTTPClient
 from traitlets import Float, Int, Unicode, default
 from traitlets.config import LoggingConfigurable
 
-from launcher import events
+from launcher import events, failures
 from launcher.config import LauncherConfig
 from launcher.events import Event
+from launcher.failures import classify
 from launcher.handoff.base import (
     HandOff,
     random_suffix,
@@ -45,7 +47,8 @@ log = logging.getLogger("nfdi_launcher.handoff")
 
 
 class HubClient(LoggingConfigurable):
-    """Small JupyterHub REST client with retries on 5xx and connection errors."""
+    """Small JupyterHub REST client; answers that may pass (5xx, timeouts) are retried, a
+    hub that refuses connections is not (it is down: the operator's to fix)."""
 
     api_url = Unicode(
         "",
@@ -75,8 +78,9 @@ class HubClient(LoggingConfigurable):
 
     retries = Int(
         3,
-        help="""Retries of one JupyterHub API call answered with 5xx or a connection
-        error (backoff starts at retry_delay and doubles).""",
+        help="""Retries of one JupyterHub API call answered with 5xx or timed out
+        (backoff starts at retry_delay and doubles). A refused connection and 4xx
+        answers are not retried; 429 is left to the launch's retry (Retry-After).""",
     ).tag(config=True)
 
     retry_delay = Float(
@@ -99,8 +103,8 @@ class HubClient(LoggingConfigurable):
     def _request(self, method: str, path: str, body: Any = None, timeout: float | None = None,
                  **kwargs: Any) -> HTTPRequest:
         if not self.url:
-            raise PipelineError(503, "the launcher has no JupyterHub configured "
-                                     "(LauncherConfig.hub_url / HubClient.api_url)")
+            raise failures.fail("misconfigured", detail="the launcher has no JupyterHub "
+                                "configured (LauncherConfig.hub_url / HubClient.api_url)")
         return HTTPRequest(
             self.url + path.lstrip("/"),
             method=method,
@@ -114,7 +118,8 @@ class HubClient(LoggingConfigurable):
 
     async def call(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201, 202, 204),
                    what: str = "", retries: int | None = None) -> HTTPResponse:
-        """One API call; retried on 5xx/connection errors; PipelineError naming *what* on failure."""
+        """One API call; transient failures retried; a classified PipelineError otherwise
+        (*what* names the call in the log)."""
         delay = self.retry_delay
         what = what or f"{method} {path.split('?')[0]}"
         retries = self.retries if retries is None else retries
@@ -122,22 +127,23 @@ class HubClient(LoggingConfigurable):
             try:
                 resp = await self.http.fetch(self._request(method, path, body), raise_error=False)
             except (TimeoutError, OSError, HTTPClientError) as err:
-                problem = f"JupyterHub is not reachable at {self.url} ({type(err).__name__}: {err})"
-                status = 503
+                problem = classify.hub_unreachable(err, self.url)
             else:
                 if resp.code in ok:
                     return resp
-                problem = f"JupyterHub refused to {what}: {resp.code} {_hub_message(resp)}"
-                status = 502 if resp.code >= 500 or resp.code == 599 else resp.code
                 if resp.code == 599:
-                    problem = f"JupyterHub is not reachable at {self.url} ({resp.error})"
-                    status = 503
-                elif resp.code < 500:
-                    raise PipelineError(status, problem)
-            if attempt < retries:
-                await asyncio.sleep(delay)
-                delay *= 2
-        raise PipelineError(status, problem)
+                    problem = classify.hub_unreachable(str(resp.error), self.url)
+                else:
+                    problem = classify.from_hub_answer(
+                        resp.code, _hub_message(resp), what,
+                        classify.retry_after_seconds(resp.headers.get("Retry-After")))
+                    if resp.code == 429:  # the launch step waits as long as the hub asks
+                        raise problem
+            if not problem.retryable or attempt >= retries:
+                raise problem
+            await asyncio.sleep(delay)
+            delay *= 2
+        raise AssertionError("unreachable")
 
     async def json(self, method: str, path: str, body: Any = None, **kw: Any) -> Any:
         resp = await self.call(method, path, body, **kw)
@@ -202,7 +208,7 @@ class HubApiHandOff(HandOff):
         if ctx.request.user:
             return ctx.request.user
         if not self.launcher.anonymous:
-            raise PipelineError(403, "log in to the hub to launch (anonymous launches are disabled)")
+            raise failures.fail("login_required", detail="anonymous launches are disabled")
         assert ctx.target is not None
         if self._pool:
             name = self._pool.pop()
@@ -277,7 +283,8 @@ class HubApiHandOff(HandOff):
             model = await self.hub.json("GET", upath, what=f"look up server {user}/{server}")
             path = str(((model or {}).get("servers", {}).get(server) or {}).get("url") or "")
         if not path:
-            raise PipelineError(500, f"server {user}/{server} stopped right after starting; see the hub log")
+            raise failures.fail("server_failed", detail=f"server {user}/{server} stopped right "
+                                "after it started")
         url = self.public_hub_url(req.launch_host).rstrip("/") + path
         ready = ready_fields(ctx, url, token)
         ready.update(user=user, server_name=server, handoff=self.name)
@@ -308,7 +315,7 @@ class HubApiHandOff(HandOff):
         message = _hub_message(resp)
         if "is already running" in message:
             return True
-        raise PipelineError(400, f"JupyterHub refused to start server {user}/{server}: 400 {message}")
+        raise classify.from_hub_answer(400, message, f"start server {user}/{server}")
 
     async def mint_token(self, user: str, server: str) -> str:
         body = {
@@ -341,26 +348,38 @@ class HubApiHandOff(HandOff):
         request.headers["Accept"] = "text/event-stream"
         fetch = asyncio.ensure_future(self.hub.http.fetch(request, raise_error=False))
         fetch.add_done_callback(lambda _f: queue.put_nowait(None))
+        said: list[str] = []  # the spawner's words, which say why a spawn failed
         try:
             while True:
                 item = await queue.get()
                 if item is None:
                     break
-                if item.get("message"):
-                    yield events.launching(str(item["message"]))
                 if item.get("failed"):
-                    raise PipelineError(500, f"JupyterHub failed to start the server: {item.get('message', '')}".strip())
+                    raise classify.from_spawn_failure(said, item)
+                if item.get("message"):
+                    said.append(str(item["message"]))
+                    yield events.launching(classify.progress_text(str(item["message"])))
                 if item.get("ready"):
                     yield {"phase": "ready", "url": item.get("url", "")}  # internal: where it runs
                     return
-            resp = fetch.result()
-            if resp.code == 599:
-                raise PipelineError(504, f"server {user}/{server} did not start within "
-                                         f"{self.launch_timeout:.0f} s ({resp.error})")
-            raise PipelineError(502, f"JupyterHub's progress stream for {user}/{server} ended "
-                                     f"without ready ({resp.code} {_hub_message(resp)})")
+            raise self._progress_ended(fetch, user, server)
         finally:
             fetch.cancel()
+
+    def _progress_ended(self, fetch: asyncio.Future[HTTPResponse], user: str,
+                        server: str) -> PipelineError:
+        """Why the progress stream ended without ready or failed."""
+        try:
+            resp = fetch.result()
+        except Exception as err:  # the connection broke: the hub went away
+            return classify.hub_unreachable(err, self.hub.url)
+        if resp.code == 599:
+            if "timeout" in str(resp.error).lower():
+                return failures.fail("spawn_timeout", detail=f"server {user}/{server} did not "
+                                     f"start within {self.launch_timeout:.0f} s ({resp.error})")
+            return classify.hub_unreachable(str(resp.error), self.hub.url)
+        return classify.from_hub_answer(resp.code, _hub_message(resp),
+                                        f"follow the progress of {user}/{server}")
 
     async def health(self) -> dict[str, Any]:
         try:

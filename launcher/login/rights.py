@@ -19,6 +19,7 @@ user's ``authentication`` — the Outpost then applies its ``users:`` rules at s
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import time
 from typing import Any
@@ -30,7 +31,18 @@ from launcher.systems import System
 
 
 class StartRefused(Exception):
-    """A start the user's rights do not allow; the message is for the user."""
+    """A start the user's rights do not allow; the message is for the user.
+
+    JupyterHub shows ``jupyterhub_message`` and sends ``jupyterhub_html_message`` with the
+    spawn's ``failed`` progress event; the latter carries the failure reason
+    (:mod:`launcher.failures`) for a launcher in front of the hub to read."""
+
+    def __init__(self, message: str, reason: str = "start_refused") -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.jupyterhub_message = message
+        self.jupyterhub_html_message = (f'<p data-nfdi-reason="{html.escape(reason)}">'
+                                        f"{html.escape(message)}</p>")
 
 
 async def fetch_user_flavors(system: System, authentication: dict[str, Any],
@@ -81,7 +93,7 @@ def check_start(auth_state: dict[str, Any] | None, user_options: dict[str, Any],
     if age > max_age:
         raise StartRefused("Your access rights could not be confirmed with the login "
                            "service just now (it may be unreachable, or your login has "
-                           "expired). Please log in again, then retry.")
+                           "expired). Please log in again, then retry.", "login_expired")
     if system.needs_project:
         ask = f" {access_help.strip()}" if access_help.strip() else ""
         check_project(auth_state, user_options, system.name, ask)

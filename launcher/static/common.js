@@ -114,7 +114,8 @@
   }
 
   /* Follow one BinderHub event stream. Calls handlers.event(data) for every event and
-   * exactly one of handlers.ready(data) / handlers.failed(message). Returns a stop function. */
+   * exactly one of handlers.ready(data) / handlers.failed(data) (the failed event: message,
+   * reason, next_action, request_id). Returns a stop function. */
   function followBuild(buildUrl, handlers) {
     let done = false;
     const source = new EventSource(buildUrl);
@@ -136,10 +137,11 @@
       data.phase = phase;
       handlers.event(data);
       if (phase === "ready") finish(handlers.ready, data);
-      else if (phase === "failed") finish(handlers.failed, String(data.message || "Launch failed"));
+      else if (phase === "failed") finish(handlers.failed, data);
     };
     source.onerror = () => {
-      finish(handlers.failed, "Lost the connection to the launcher.");
+      finish(handlers.failed, { message: "Lost the connection to the launcher. Try again.",
+                                next_action: "try_again" });
     };
     return () => {
       done = true;
@@ -194,14 +196,47 @@
         }
         global.location.assign(dest);
       },
-      failed(message) {
+      failed(data) {
+        const message = String(data.message || "The launch failed.").trim();
         if (nodes.onFailed) nodes.onFailed(message);
         phases.fail();
-        nodes.status.textContent = "Failed: " + message.trim();
+        // with a failure box the message is shown there, prominently, with its button
+        nodes.status.textContent = nodes.failure ? "Failed." : "Failed: " + message;
         nodes.status.className = "status error";
+        if (nodes.failure) showFailure(nodes.failure, data, nodes.actionContext || {});
         document.title = "failed · nfdi-launcher";
       },
     });
+  }
+
+  /* The next step after a failure (next_action of the failed event) and its button label. */
+  const NEXT_ACTIONS = {
+    my_launches: "My launches",
+    choose_flavor: "Choose another flavor",
+    try_again: "Try again",
+    new_launch: "Launch something else",
+    log_in: "Log in",
+  };
+
+  /* Where the next-action button leads; ctx = {base, identifier} of the launch. */
+  function nextActionUrl(action, ctx) {
+    const home = ctx.base || "/";
+    const withId = ctx.identifier ? home + "?id=" + encodeURIComponent(ctx.identifier) : home;
+    if (action === "my_launches") return home + "#my-launches";
+    if (action === "choose_flavor" || action === "new_launch") return withId;
+    return global.location.href; // try_again, log_in: the same link once more
+  }
+
+  /* Show a failed event in the failure box (templates/_failure.html), as text only. */
+  function showFailure(box, data, ctx) {
+    const action = NEXT_ACTIONS[data.next_action] ? data.next_action : "try_again";
+    box.querySelector("#failure-message").textContent = String(data.message || "The launch failed.").trim();
+    const button = box.querySelector("#next-action");
+    button.textContent = NEXT_ACTIONS[action];
+    button.setAttribute("href", nextActionUrl(action, ctx));
+    button.setAttribute("data-action", action);
+    box.setAttribute("data-reason", String(data.reason || ""));
+    box.hidden = false;
   }
 
   /* The provenance chain as <li> items: from -> via -> to, all as text. */
@@ -296,6 +331,8 @@
     redirectUrl,
     followBuild,
     runLaunch,
+    showFailure,
+    nextActionUrl,
     renderChain,
     renderProvenance,
     renderTarget,

@@ -16,6 +16,9 @@
       phases: $("phases"),
       log: $("log"),
       status: $("launch-status"),
+      failure: $("failure"),
+      // "Choose another flavor" and "Launch something else" open the home form with this link
+      actionContext: { base: cfg.base_url || "/", identifier: cfg.provider + "/" + cfg.spec },
       onTarget(target) {
         if (target && typeof target === "object") L.renderTarget(target);
       },

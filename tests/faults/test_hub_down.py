@@ -63,8 +63,10 @@ def test_hub_down_at_hand_off(tmp_path: Path, git_server: Any) -> None:
         failed = [ev for ev in down if ev.get("phase") == "failed"]
         assert len(failed) == 1
         assert failed[0] is down[-1]
-        assert f"JupyterHub is not reachable at {hub.api_url}" in failed[0]["message"], failed[0]
-        assert failed[0]["status_code"] == 503
+        assert failed[0]["message"].startswith("JupyterHub is not available right now."), failed[0]
+        assert hub.api_url not in failed[0]["message"]  # where it is: in the log (issue 18)
+        assert (failed[0]["reason"], failed[0]["status_code"]) == ("hub_unavailable", 503)
+        assert failed[0]["attempts"] == 1
         assert "Traceback" not in json.dumps(down)
 
         restart_hub(hub)

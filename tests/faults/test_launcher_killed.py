@@ -65,7 +65,9 @@ def test_a_killed_launcher_leaves_nothing_running_and_answers_after_restart(
         launcher.restart()
         told = job(launcher, "builds", job_id)
         assert told["status"] == "failed"
-        assert told["message"] == restarted_message("build")
+        assert told["message"].startswith(restarted_message("build"))
+        assert (told["reason"], told["status_code"]) == ("launcher_restarted", 503)
+        assert told["message"].endswith(f"Request id: {told['request_id']}.")
         assert len(failures(told)) == 1
         assert told["events"][0]["phase"] is not None  # what happened before is kept
         assert r2d_runs(runs) == 1  # the restarted launcher did not build it again by itself

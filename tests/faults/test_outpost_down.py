@@ -63,8 +63,9 @@ def test_outpost_down_and_back(tmp_path: Path, git_server: Any,
         failed = [ev for ev in down if ev.get("phase") == "failed"]
         assert len(failed) == 1, down[-3:]
         assert failed[0] is down[-1]
-        assert failed[0]["message"].startswith("JupyterHub failed to start the server"), failed[0]
-        assert f"start request to {outpost.url}/services failed" in failed[0]["message"]
+        assert failed[0]["message"].startswith("The computing system is not available"), failed[0]
+        assert outpost.url not in json.dumps(failed[0])  # where it is: in the log (issue 18)
+        assert (failed[0]["reason"], failed[0]["status_code"]) == ("outpost_unavailable", 503)
         assert "Traceback" not in json.dumps(down)
         servers = {name: s for u in hub.api("GET", "/users").json()
                    for name, s in (u.get("servers") or {}).items()}

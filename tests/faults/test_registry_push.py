@@ -37,7 +37,8 @@ def test_registry_stopped_during_push(tmp_path: Path, fault_repos: FaultRepos, b
             registry.start()
         assert done["status"] == "failed"
         assert len(failures(done)) == 1
-        assert done["message"].startswith("Build failed"), done["message"]
+        assert (done["reason"], done["status_code"]) == ("registry_unavailable", 503), done
+        assert done["message"].startswith("The image registry is not available"), done["message"]
         assert "Traceback" not in done["message"]
         assert HostLock(tmp_path / "launcher" / "builds", image).try_probe()
         assert RegistryStore(registry.url).lookup(image) is None  # nothing half-pushed

@@ -97,30 +97,33 @@ async def test_build_requires_event_stream_accept_header() -> None:
         assert r.code == 200
         assert r.headers["Content-Type"] == "text/event-stream"
         ev = json.loads(r.body.decode().removeprefix("data: "))
-        assert ev == {"phase": "failed", "status_code": 400,
-                      "message": "Accept header must be text/event-stream\n"}
+        request_id = ev["request_id"]
+        assert ev == {"phase": "failed", "status_code": 400, "reason": "bad_request",
+                      "request_id": request_id, "next_action": "new_launch", "attempts": 1,
+                      "message": f"Accept header must be text/event-stream. Request id: {request_id}.\n"}
 
 
 @pytest.mark.parametrize(
-    ("path", "status", "needle"),
+    ("path", "status", "reason", "needle"),
     [
-        ("build/gh/onlyone", 400, "Could not resolve gh/onlyone"),
-        ("build/no%20such!/x/y", 400, "No provider found"),
-        ("build/bitbucket/a/b/HEAD", 400, "No provider found for prefix bitbucket"),
-        ("build/git/not-a-url/HEAD", 400, "Could not resolve"),
-        ("build/gh/a/b/HEAD?system=mars", 400, "unknown system 'mars'"),
-        ("build/gh/a/b/HEAD?flavor=huge", 400, "unknown flavor 'huge'"),
-        ("build/gh/a/b/HEAD?build_token=abc", 403, "Invalid build token"),
-        ("build/gh/a/b/HEAD?localstoragepath=../etc", 400, "absolute path"),
+        ("build/gh/onlyone", 400, "identifier_invalid", "spec is too short; write gh/<owner>/<repo>/<ref>"),
+        ("build/no%20such!/x/y", 400, "identifier_invalid", "No provider found"),
+        ("build/bitbucket/a/b/HEAD", 400, "identifier_invalid", "No provider found for prefix bitbucket"),
+        ("build/git/not-a-url/HEAD", 400, "identifier_invalid", "is not an allowed Git URL"),
+        ("build/gh/a/b/HEAD?system=mars", 400, "flavor_unknown", "unknown system 'mars'"),
+        ("build/gh/a/b/HEAD?flavor=huge", 400, "flavor_unknown", "unknown flavor 'huge'"),
+        ("build/gh/a/b/HEAD?build_token=abc", 403, "access_denied", "Invalid build token"),
+        ("build/gh/a/b/HEAD?localstoragepath=../etc", 400, "storage_path", "absolute path"),
     ],
 )
-async def test_bad_requests_are_failed_events(path: str, status: int, needle: str) -> None:
+async def test_bad_requests_are_failed_events(path: str, status: int, reason: str, needle: str) -> None:
     async with serving(make_app(make_config())) as url:
         code, _h, evs, _c = await read_stream(url + path, timeout=30)
         assert code == 200
         assert evs[-1]["phase"] == "failed", evs
-        assert evs[-1]["status_code"] == status, evs
+        assert (evs[-1]["status_code"], evs[-1]["reason"]) == (status, reason), evs
         assert needle in evs[-1]["message"]
+        assert evs[-1]["message"].endswith(f"Request id: {evs[-1]['request_id']}.\n")
         assert "Traceback" not in json.dumps(evs)
 
 
@@ -134,7 +137,9 @@ async def test_banned_spec_message_and_xss_is_escaped() -> None:
         assert ">" not in raw
         ev = json.loads(raw.removeprefix("data: "))
         assert ev["status_code"] == 403
-        assert ev["message"] == f"Sorry, gh/evil/{spec}/HEAD is not allowed to launch. Please contact admins for more info!\n"
+        assert ev["reason"] == "launch_not_allowed"
+        assert ev["message"] == (f"Sorry, gh/evil/{spec}/HEAD is not allowed to launch. Please contact "
+                                 f"admins for more info! Request id: {ev['request_id']}.\n")
 
 
 def no_resolver(config: LauncherConfig) -> Pipeline:

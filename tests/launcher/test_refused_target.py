@@ -10,6 +10,7 @@ from urllib.parse import quote
 import pytest
 
 from launcher.app import make_app
+from launcher.failures import REASONS
 from tests.fdo.net import carried
 from tests.harness.canary import Canary
 from tests.harness.replay import ReplayServer
@@ -19,7 +20,8 @@ from tests.launcher.test_app import make_config
 
 @pytest.mark.parametrize("case_id", ["zenodo-loopback", "ckan-mixed-loopback", "figshare-ftp"])
 async def test_api_resolve_refuses_a_target_with_a_refused_url(
-    case_id: str, replay: ReplayServer, canary: Canary, monkeypatch: pytest.MonkeyPatch
+    case_id: str, replay: ReplayServer, canary: Canary, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     case = carried.BY_ID[case_id]
     identifier, rewrites = carried.install(case, replay, canary.port)
@@ -28,11 +30,15 @@ async def test_api_resolve_refuses_a_target_with_a_refused_url(
         resp = await get(url + "api/v1/resolve?id=" + quote(identifier, safe=""))
     body = body_json(resp)
     assert resp.code == 403, body
-    assert set(body) <= {"status", "message", "error", "status_code"}, "no part of the target is returned"
-    message = body["message"]
-    assert identifier in message
-    assert case.host in message
-    assert case.reason in message
+    assert set(body) == {"status", "message", "reason", "request_id", "next_action"}, \
+        "no part of the target is returned"
+    assert body["reason"] == "resolve_refused"
+    # the person reads why in general terms (no address); the log has the record's URL and
+    # the refused host under the request id the message shows
+    assert body["message"] == (f"{REASONS['resolve_refused'].message} Request id: "
+                               f"{body['request_id']}.")
+    logged = [r.getMessage() for r in caplog.records if body["request_id"] in r.getMessage()]
+    assert logged and case.host in logged[0] and case.reason in logged[0], logged
     assert canary.requests == []
 
 

@@ -191,7 +191,9 @@ async def test_a_job_of_a_killed_process_is_reported_failed(store: Store, db_url
     job = await restarted.get(job_id)
     assert job is not None
     assert job.status == "failed"
-    assert job.to_json()["message"] == restarted_message("build")
+    told = job.to_json()
+    assert told["message"] == f"{restarted_message('build')} Request id: {told['request_id']}."
+    assert (told["reason"], told["next_action"]) == ("launcher_restarted", "try_again")
     assert job.events[0]["message"].strip() == "Step 1/9"  # what happened before stays readable
 
 

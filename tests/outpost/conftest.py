@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
 import subprocess
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from tests.outpost.outpost_proc import BASE_IMAGE, OutpostProc, make_outpost
+from tests.outpost.outpost_proc import OutpostProc, derived_image, make_outpost
 
 
 @pytest.fixture
@@ -33,25 +32,10 @@ def outpost(outpost_factory: Callable[..., OutpostProc]) -> OutpostProc:
     return outpost_factory()
 
 
-def _derived_image(kind: str, cmd: str) -> str:
-    """The base image plus a marker file in the home, with *cmd* as its CMD (JSON)."""
-    tag = f"local/nfdi-test-outpost-{kind}:{secrets.token_hex(4)}"
-    name = f"nfdi-test-outpost-mk-{secrets.token_hex(4)}"
-    subprocess.run(["docker", "run", "--name", name, "--network", "none", BASE_IMAGE, "sh", "-c",
-                    f"echo {kind} > /home/jovyan/{kind.upper()}_IMAGE"], check=True,
-                   capture_output=True, timeout=120)
-    try:
-        subprocess.run(["docker", "commit", "--change", f"CMD {cmd}", name, tag], check=True,
-                       capture_output=True, timeout=120)
-    finally:
-        subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=60)
-    return tag
-
-
 @pytest.fixture(scope="session")
 def alt_image() -> Iterator[str]:
     """A second image (base + a marker file in the home), to launch "a different image"."""
-    tag = _derived_image("alt", '["jupyterhub-singleuser"]')
+    tag = derived_image("alt", '["jupyterhub-singleuser"]')
     yield tag
     subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, timeout=60)
 
@@ -59,7 +43,7 @@ def alt_image() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def crash_image() -> Iterator[str]:
     """An image whose server dies at once, saying why on stderr (exit status 3)."""
-    tag = _derived_image("crash", '["sh", "-c", "echo cannot start: no notebook here >&2; exit 3"]')
+    tag = derived_image("crash", '["sh", "-c", "echo cannot start: no notebook here >&2; exit 3"]')
     yield tag
     subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, timeout=60)
 

@@ -139,6 +139,22 @@ def make_outpost(workdir: Path, *, flavors: dict[str, Any] | None = None,
     return proc
 
 
+def derived_image(kind: str, cmd: str) -> str:
+    """The base image plus a marker file in the home, with *cmd* as its CMD (JSON); the
+    caller removes it (``docker rmi``)."""
+    tag = f"local/nfdi-test-outpost-{kind}:{secrets.token_hex(4)}"
+    name = f"nfdi-test-outpost-mk-{secrets.token_hex(4)}"
+    subprocess.run(["docker", "run", "--name", name, "--network", "none", BASE_IMAGE, "sh", "-c",
+                    f"echo {kind} > /home/jovyan/{kind.upper()}_IMAGE"], check=True,
+                   capture_output=True, timeout=120)
+    try:
+        subprocess.run(["docker", "commit", "--change", f"CMD {cmd}", name, tag], check=True,
+                       capture_output=True, timeout=120)
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=60)
+    return tag
+
+
 def hub_snippet(outpost: OutpostProc, hub_name: str, systems: tuple[str, ...] = ("sys-a",),
                 poll_ms: int = 2000, password: str | None = None) -> str:
     """jupyterhub_config.py lines: the project's OutpostSpawner config against *outpost*."""

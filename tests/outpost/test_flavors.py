@@ -167,10 +167,10 @@ def test_override_and_weight_order_and_no_hubs_section() -> None:
     ("jsc", "gpu", None, 0, 0, "The flavor 'gpu' does not exist", "flavor_unknown"),
     ("jsc", None, None, 0, 0, "No flavor was chosen. You may use: m (m), Small (s).",
      "flavor_missing"),
-    ("jsc", "s", None, 0, 1, "You already run 1 server(s) of the flavor 's'",
-     "flavor_user_limit"),
-    ("jsc", "s", None, 3, 0, "All 3 server(s) of the flavor 's' are in use",
-     "flavor_full"),
+    ("jsc", "s", None, 0, 1, "You already run 1 server on 'Small' (the limit). Stop one, or "
+     "pick another flavor.", "flavor_user_limit"),
+    ("jsc", "s", None, 3, 0, "All 3 servers on 'Small' are in use. Try again later, or pick "
+     "another flavor.", "flavor_full"),
     ("nfdi-prod", "m", {"groups": ["gpu-users"]}, 0, 0,
      "Your account may not use the flavor 'm' on this system. You may use: gpu (gpu). "
      "Ask support@example.org for access.", "flavor_not_allowed"),
@@ -186,6 +186,11 @@ def test_check_start_refuses_with_a_message_for_people(
                     access_help="Ask support@example.org for access.")
     assert message in str(err.value)
     assert err.value.reason == reason
+    # the class name is what reaches a launcher through the hub (it maps it to its reason)
+    assert type(err.value).__name__ == {
+        "flavor_unknown": "FlavorUnknown", "flavor_missing": "FlavorMissing",
+        "flavor_user_limit": "FlavorUserLimit", "flavor_full": "FlavorFull",
+        "flavor_not_allowed": "FlavorNotAllowed", "user_forbidden": "UserForbidden"}[reason]
 
 
 def test_check_start_accepts_and_no_rules_accept_everything() -> None:

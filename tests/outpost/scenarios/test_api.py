@@ -107,14 +107,16 @@ def test_limits_max_and_max_per_user(outpost: OutpostProc, api_url: str) -> None
     r = outpost.request("POST", "/services",
                         json=start_body("big2", user="bob", user_id="8", flavor="large"))
     assert r.status_code == 419
-    assert "All 1 server(s) of the flavor 'large' are in use" in r.json()["args"][0]
+    assert "All 1 server on 'Large' are in use" in r.json()["args"][0]
     assert r.json()["kwargs"] == {"reason": "flavor_full"}
+    assert (r.json()["module"], r.json()["class"]) == ("outpost.flavors.", "FlavorFull")
     for name in ("s1", "s2"):
         assert outpost.request("POST", "/services",
                                json=start_body(name, api_url=api_url)).status_code == 200
     r = outpost.request("POST", "/services", json=start_body("s3"))
     assert r.status_code == 419
-    assert "You already run 2 server(s) of the flavor 'small'" in r.json()["args"][0]
+    assert "You already run 2 servers on 'Small' (the limit)" in r.json()["args"][0]
+    assert r.json()["class"] == "FlavorUserLimit"
     flavors = outpost.request("GET", "/flavors/").json()
     assert flavors["small"]["current"] == 2
     assert flavors["large"]["current"] == 1
