@@ -218,11 +218,13 @@
     log_in: "Log in",
   };
 
-  /* Where the next-action button leads; ctx = {base, identifier} of the launch. */
+  /* Where the next-action button leads; ctx = {base, identifier} of the launch, and
+   * home: true on the home page itself (its own form and list). */
   function nextActionUrl(action, ctx) {
-    const home = ctx.base || "/";
+    const home = ctx.home ? "" : ctx.base || "/";
     const withId = ctx.identifier ? home + "?id=" + encodeURIComponent(ctx.identifier) : home;
     if (action === "my_launches") return home + "#my-launches";
+    if (ctx.home && action === "new_launch") return "#identifier";
     if (action === "choose_flavor" || action === "new_launch") return withId;
     return global.location.href; // try_again, log_in: the same link once more
   }
@@ -235,6 +237,7 @@
     button.textContent = NEXT_ACTIONS[action];
     button.setAttribute("href", nextActionUrl(action, ctx));
     button.setAttribute("data-action", action);
+    box.querySelector("#failure-note").textContent = ctx.note || "";
     box.setAttribute("data-reason", String(data.reason || ""));
     box.hidden = false;
   }

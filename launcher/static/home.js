@@ -76,6 +76,7 @@
       return;
     }
     setStatus("Resolving…");
+    $("failure").hidden = true;
     $("resolve-btn").disabled = true;
     target = null;
     try {
@@ -94,7 +95,10 @@
         $("target").hidden = true;
         $("options").hidden = true;
         $("share").hidden = true;
-        setStatus("Could not resolve: " + msg, "error");
+        setStatus("Could not resolve.", "error");
+        // the message for the person, prominently, with the obvious next step
+        L.showFailure($("failure"), Object.assign({ next_action: "new_launch" }, body || {}, { message: msg }),
+                      { base: base, identifier: id, home: true });
         return;
       }
       target = body;

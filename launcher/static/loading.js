@@ -18,7 +18,8 @@
       status: $("launch-status"),
       failure: $("failure"),
       // "Choose another flavor" and "Launch something else" open the home form with this link
-      actionContext: { base: cfg.base_url || "/", identifier: cfg.provider + "/" + cfg.spec },
+      actionContext: { base: cfg.base_url || "/", identifier: cfg.provider + "/" + cfg.spec,
+                       note: "The build log below shows every step." },
       onTarget(target) {
         if (target && typeof target === "object") L.renderTarget(target);
       },

@@ -157,12 +157,16 @@ def test_refused_target_is_a_clear_error_instead_of_a_card(
     page.click("#resolve-btn")
     page.wait_for_selector("#resolve-status.error")
     shot(page, "refused")
-    status = page.inner_text("#resolve-status")
-    # why, in words; the record's address is in the log under the request id (issue 18)
-    assert status.startswith("Could not resolve: The launcher may not fetch from this address: "
-                             "it is local, private or not a safe link."), status
-    assert "Request id: " in status
-    assert "127.0.0.1" not in status
+    assert page.inner_text("#resolve-status") == "Could not resolve."
+    # why, in words, prominently; the record's address is in the log under the request id
+    failure = page.inner_text("#failure-message")
+    assert failure.startswith("The launcher may not fetch from this address: it is local, "
+                              "private or not a safe link."), failure
+    assert "Request id: " in failure
+    assert "127.0.0.1" not in failure
+    assert page.inner_text("#next-action") == "Launch something else"
+    page.click("#next-action")  # back to the form, to paste something else
+    assert page.url.endswith("#identifier")
     assert page.is_hidden("#target")
     assert page.is_hidden("#share")
     assert canary.requests == []

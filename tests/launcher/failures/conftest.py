@@ -43,6 +43,6 @@ def anonymous_config(cfg: Config | None = None, **kw: Any) -> LauncherConfig:
     base = no_rate_limit()
     base.merge(cfg or Config())
     settings: dict[str, Any] = dict(anonymous=True, hub_url="http://127.0.0.1:9/",
-                                    ready_linger=0.1, keepalive_interval=5)
+                                    keepalive_interval=5)
     settings.update(kw)
     return LauncherConfig(config=base, **settings)

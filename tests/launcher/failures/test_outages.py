@@ -88,7 +88,7 @@ def exit_image() -> Iterator[str]:
 
 
 async def launch(hub: Hub, builder: BuildManager, git_server: Any) -> list[dict[str, Any]]:
-    config = launcher_config(hub, anonymous=True, systems=SYSTEMS, ready_linger=0.1)
+    config = launcher_config(hub, anonymous=True, systems=SYSTEMS)
     async with serving(make_app(config, pipeline=make_pipeline(config, builder=builder))) as url:
         _c, _h, evs, _n = await read_stream(
             url + "build/git/" + spec(git_server, "rees-dockerfile") + "?system=sys-a&flavor=small",
