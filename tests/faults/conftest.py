@@ -30,6 +30,9 @@ PUBLIC = "https://git.example.org/faults/"
 #: repositories: each a Dockerfile the build of which takes a known time
 REPOS = {
     "slow": "FROM local/debian:bookworm\nRUN echo {nonce} > /built && sleep 25\n",
+    # the same step for another test: once "slow" was built, BuildKit's layer cache would
+    # finish that step at once and the build could be ready before the launcher stops
+    "stopped": "FROM local/debian:bookworm\nRUN echo {nonce} > /built && sleep 25\n",
     "quick": "FROM local/debian:bookworm\nRUN echo {nonce} > /built\n",
     "pushed": "FROM local/debian:bookworm\nRUN echo {nonce} > /built && sleep 4\n",
     "engine": "FROM local/debian:bookworm\nRUN echo {nonce} > /built && sleep 20\n",

@@ -89,13 +89,13 @@ def test_a_stopped_launcher_tells_its_requesters(
         f"c.BuildManager.registry_url = {registry.url!r}",
     ], env={"NFDI_LAUNCHER_URL_REWRITES": json.dumps(fault_repos.rewrites())})
     try:
-        job_id = start_job(launcher, "builds", fault_repos.public("slow"))
+        job_id = start_job(launcher, "builds", fault_repos.public("stopped"))
         wait_job(launcher, "builds", job_id, lambda s: any(
             "sleep 25" in str(ev.get("message", "")) for ev in s["events"]))
         launcher.restart()  # SIGINT, then the same config and store
         told = job(launcher, "builds", job_id)
         assert told["status"] == "failed"
         assert "was stopped while this build was in progress" in told["message"]
-        wait_for(lambda: not running_steps(fault_repos.step_marker("slow")), 30, "the build step to stop")
+        wait_for(lambda: not running_steps(fault_repos.step_marker("stopped")), 30, "the build step to stop")
     finally:
         launcher.stop()

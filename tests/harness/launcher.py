@@ -1,7 +1,7 @@
 """``nfdi-launcher serve`` as a process, the way an operator runs it, for end-to-end tests.
 
 :func:`start_launcher` writes a config file (the given lines after a few test defaults:
-its own state directory, short ``ready_linger``), starts ``nfdi-launcher serve --port 0
+its own state directory), starts ``nfdi-launcher serve --port 0
 --debug`` with its log in a file, and returns once it printed its URL. A
 :class:`LauncherProc` reads and streams its endpoints, knows its pid (RSS, kill) and can be
 started again on the same config and state (:meth:`LauncherProc.restart`), as after a crash.
@@ -54,7 +54,7 @@ class LauncherProc:
         return requests.get(self.url + path, **kwargs)  # type: ignore[arg-type]
 
     def stream(self, path: str, **kwargs: object) -> list[dict[str, object]]:
-        """The events of an event stream (the launcher closes it; ready_linger is short)."""
+        """The events of an event stream (the launcher closes it right after ready or failed)."""
         headers = {"Accept": "text/event-stream", **kwargs.pop("headers", {})}  # type: ignore[dict-item]
         r = self.get(path, headers=headers, **kwargs)
         return [json.loads(line[5:]) for line in r.text.splitlines() if line.startswith("data:")]
@@ -89,7 +89,6 @@ def start_launcher(workdir: Path, lines: list[str], env: dict[str, str] | None =
     cfg.write_text("\n".join([
         f"c.LauncherConfig.base_url = {base_url!r}",
         f"c.LauncherConfig.state_dir = {str(workdir / 'state')!r}",
-        "c.LauncherConfig.ready_linger = 0.1",
         "c.LauncherConfig.hub_url = 'http://127.0.0.1:9/'",  # no hub: nothing gets that far
         f"c.BuildManager.state_dir = {str(workdir / 'builds')!r}",
         *lines]) + "\n")
