@@ -74,7 +74,8 @@ OPENAPI: dict[str, Any] = {
                                   '"partition"}]}], "message"?: why there is none'}}}},
         "/api/v1/servers": {"get": {
             "summary": "The caller's launches: named servers the launcher started for this hub "
-                       "user (target, pinned ref, system, flavor, state, age, URLs)",
+                       "user (target, pinned ref, system, flavor, state, age, URLs, "
+                       "receipt_url: the server's newest receipt)",
             "responses": {"200": {"description": '{"user", "launches": [...]}'},
                           "403": _ERROR}}},
         "/api/v1/servers/{name}": {"delete": {

@@ -45,6 +45,11 @@ class ServersHandler(BaseHandler):
             raise UserError(err.status_code, str(err)) from err
         found = [launch_entry(m, hub_url, launcher_url) for m in models]
         entries = [e for e in found if e is not None]
+        receipts = self.state.receipts  # each server's newest receipt (launcher/receipts)
+        latest = await receipts.by_server(self.user_name) if receipts is not None else {}
+        for entry in entries:
+            rid = latest.get(str(entry["server"]))
+            entry["receipt_url"] = f"{launcher_url}receipt/{rid}" if rid else ""
         return sorted(entries, key=lambda e: str(e.get("started") or ""), reverse=True)
 
     @web.authenticated

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from launcher import events
 from launcher.admission import AdmissionError, Ask
-from launcher.handlers.base import BaseHandler, UserError
+from launcher.handlers.base import BaseHandler, UserError, user_required
 from launcher.handlers.build import BuildHandler
 from launcher.handlers.pages import PageHandler, build_query
 from launcher.limits import client_key
@@ -116,8 +116,10 @@ class ReceiptPageHandler(PageHandler, ReceiptMixin):
 
 
 class RelaunchPageHandler(PageHandler, ReceiptMixin):
-    """``/v2/receipt/<id>``: the loading page, streaming the relaunch."""
+    """``/v2/receipt/<id>``: the loading page, streaming the relaunch (the hub's login first,
+    as for every /v2 page, when launches need one)."""
 
+    @user_required
     async def get(self, receipt_id: str) -> None:
         doc = await self.load(receipt_id)
         body = doc["receipt"]

@@ -61,6 +61,10 @@
     if (href && /^https?:\/\//.test(href)) {
       actions.appendChild(L.el("a", { class: "open", href: href }, running ? "Open" : "Launch again"));
     }
+    if (entry.receipt_url && /^https?:\/\//.test(entry.receipt_url)) {
+      // the signed record of what runs there: cite it, relaunch exactly it later
+      actions.appendChild(L.el("a", { class: "receipt", href: entry.receipt_url }, "Receipt"));
+    }
     if (entry.state !== "stopping") {
       const stop = L.el("button", { type: "button", class: "stop secondary" }, running ? "Stop" : "Remove");
       stop.addEventListener("click", () => stopServer(entry.server, stop));

@@ -23,7 +23,7 @@ import requests
 import yaml
 
 from launcher import events as grammar
-from tests.harness.stack import PUBLIC_GIT, RunningStack, StackPool
+from tests.harness.stack import PUBLIC_GIT, RunningStack, StackPool, hub_login
 
 pytestmark = [pytest.mark.docker, pytest.mark.registry, pytest.mark.hub, pytest.mark.slow]
 
@@ -140,8 +140,12 @@ def test_a_launch_links_its_receipt_with_every_fact(stack: RunningStack, token: 
     mine = requests.get(f"{stack.launcher}api/v1/receipts", timeout=30,
                         headers={"Authorization": f"token {token}"}).json()["receipts"]
     entry = next(r for r in mine if r["id"] == first["receipt"])
-    assert entry["server"] == first["server_name"]  # the server "My launches" shows
+    assert entry["server"] == first["server_name"]
     assert entry["links"]["page"] == first["receipt_url"]
+    launches = requests.get(f"{stack.launcher}api/v1/servers", timeout=30,
+                            headers={"Authorization": f"token {token}"}).json()["launches"]
+    mine_now = next(e for e in launches if e["server"] == first["server_name"])
+    assert mine_now["receipt_url"] == first["receipt_url"]  # "My launches" links the receipt
 
 
 def test_a_build_without_launch_leaves_a_build_receipt(stack: RunningStack, token: str,
@@ -192,13 +196,10 @@ def test_after_the_branch_moved_the_receipt_runs_the_same_image_without_resolve_
 
 @pytest.mark.browser
 def test_a_person_opens_the_receipt_page_and_relaunches_exactly_this(
-        stack: RunningStack, token: str, first: dict[str, Any], chromium_page: Any) -> None:
+        stack: RunningStack, first: dict[str, Any], chromium_page: Any) -> None:
     page = chromium_page
     stack.remove_servers(USER)
-    # the launcher knows the person by their hub token (browser login to the launcher service
-    # is the journey work's; the page and the relaunch are the same either way)
-    page.set_extra_http_headers({"Authorization": f"token {token}"})
-    page.goto(first["receipt_url"])
+    page.goto(first["receipt_url"])  # a receipt page is public: cited in a paper, opened by anyone
     page.wait_for_selector("#receipt-chain")
     digest = first["image"].split("@")[1]
     assert digest in page.text_content("#receipt-digest")
@@ -206,10 +207,19 @@ def test_a_person_opens_the_receipt_page_and_relaunches_exactly_this(
     assert first["receipt"] in page.input_value("#citation")
     page.click("#copy-citation")
     page.wait_for_function("document.getElementById('copy-citation').textContent === 'Copied'")
-    page.click("#relaunch")
+    page.click("#relaunch")  # launching needs the hub's login, then it goes on by itself
+    hub_login(page, stack, USER)
     page.wait_for_url(f"**/user/{USER}/**", timeout=LAUNCH_TIMEOUT * 1000)
     page.wait_for_selector(".jp-LabShell", timeout=120_000)
     assert digest in running_image_digests(stack, USER)
+    page.goto(stack.launcher)  # "My launches": the server, with the relaunch's receipt
+    row = page.locator("#my-launches tr.launch", has_text=SCENARIO)
+    row.locator("a.receipt").wait_for()
+    newest = row.locator("a.receipt").get_attribute("href")
+    assert newest.startswith(f"{stack.launcher}receipt/")
+    assert newest != first["receipt_url"]  # the relaunch has its own receipt ...
+    body = receipt(stack, newest.rsplit("/", 1)[1])["receipt"]
+    assert body["relaunch"]["of"] == first["receipt"]  # ... which names the one relaunched
     assert page.errors == []
 
 
@@ -256,14 +266,14 @@ def test_a_deleted_image_is_rebuilt_from_the_pinned_ref_and_the_page_says_if_it_
 
 @pytest.mark.browser
 def test_the_loading_page_stops_to_say_a_rebuilt_image_has_another_digest(
-        stack: RunningStack, token: str, first: dict[str, Any], chromium_page: Any) -> None:
+        stack: RunningStack, first: dict[str, Any], chromium_page: Any) -> None:
     """After the test above, the first receipt's digest is gone and its content tag names the
     rebuilt image (a new clone's .git makes its digest differ): relaunching it in a browser
     says so before opening the server."""
     page = chromium_page
     stack.remove_servers(USER)
-    page.set_extra_http_headers({"Authorization": f"token {token}"})
     page.goto(f"{stack.launcher}v2/receipt/{first['receipt']}")
+    hub_login(page, stack, USER)
     page.wait_for_selector("#continue-link", timeout=LAUNCH_TIMEOUT * 1000)
     status = page.text_content("#launch-status")
     assert "rebuilt from the pinned ref: the same content, but another image digest (sha256:" in status
