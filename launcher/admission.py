@@ -259,13 +259,13 @@ class Admission(LoggingConfigurable):
             resource_given=ask.resource_given)
 
 
-async def run_with_quotas(admission: Admission, pipeline: Pipeline,
-                          request: LaunchRequest) -> AsyncIterator[Event]:
-    """The pipeline's events while the request holds its place in the quotas; a full
-    quota is one ``failed`` event."""
+async def run_with_quotas(admission: Admission, pipeline: Pipeline, request: LaunchRequest,
+                          source: AsyncIterator[Event] | None = None) -> AsyncIterator[Event]:
+    """The pipeline's events (or *source*'s, e.g. a relaunch by receipt) while the request
+    holds its place in the quotas; a full quota is one ``failed`` event."""
     try:
         with admission.quotas.hold(client_key(request.user, request.client_ip), request.identifier):
-            async for ev in pipeline.run(request):
+            async for ev in source if source is not None else pipeline.run(request):
                 yield ev
     except AdmissionError as err:
         request_id = failures.new_request_id()

@@ -61,6 +61,14 @@ class PageHandler(BaseHandler):
     def get_template_path(self) -> str:
         return TEMPLATE_DIR
 
+    def stream_url(self, provider: str, spec: str, query: dict[str, str], token: str) -> str:
+        """The stream URL, with the build token and the resource choice; with the XSRF token
+        when users log in (an EventSource cannot send headers)."""
+        bq = build_query(query, token)
+        if self.hub_auth is not None:
+            bq += "&" + urlencode({"_xsrf": self.xsrf_token.decode("ascii")})
+        return f"{self.base_url}build/{provider}/{spec}?{bq}"
+
     def render_page(self, template: str, config: dict[str, Any], **kwargs: Any) -> None:
         auth = self.auth_config()
         config = {"base_url": self.base_url, **auth, **config}
@@ -127,15 +135,6 @@ class LoadingPageHandler(PageHandler):
             system=query.get("system", ""),
             flavor=query.get("flavor", ""),
         )
-
-    def stream_url(self, provider: str, spec: str, query: dict[str, str], token: str) -> str:
-        """The stream URL, with the build token and the resource choice; with the XSRF token
-        when users log in (an EventSource cannot send headers)."""
-        bq = build_query(query, token)
-        if self.hub_auth is not None:
-            bq += "&" + urlencode({"_xsrf": self.xsrf_token.decode("ascii")})
-        return f"{self.base_url}build/{provider}/{spec}?{bq}"
-
 
 class AboutHandler(PageHandler):
     def get(self) -> None:

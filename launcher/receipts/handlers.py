@@ -17,12 +17,10 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from launcher import events
-from launcher.admission import AdmissionError, Ask
+from launcher.admission import Ask, run_with_quotas
 from launcher.handlers.base import BaseHandler, UserError, user_required
 from launcher.handlers.build import BuildHandler
-from launcher.handlers.pages import PageHandler, build_query
-from launcher.limits import client_key
+from launcher.handlers.pages import PageHandler
 from launcher.pipeline import LaunchRequest
 from launcher.receipts.book import JWKS_PATH, ReceiptError, Receipts
 from launcher.receipts.crate import crate_zip
@@ -131,8 +129,9 @@ class RelaunchPageHandler(PageHandler, ReceiptMixin):
         config["urlpath"] = urlpath
         ask = self.ask("v2", provider=provider, spec=spec)
         await self.admit(ask)  # a page like /v2: counted, and its build token bound to this client
-        bq = build_query(query, self.state.admission.issue_token(ask))
-        config["build_url"] = f"{self.base_url}build/receipt/{quote(receipt_id)}?{bq}"
+        # the XSRF token too: a logged-in EventSource is refused without it
+        config["build_url"] = self.stream_url("receipt", quote(receipt_id), query,
+                                              self.state.admission.issue_token(ask))
         self.render_page("loading.html", config, provider="receipt", spec_display=receipt_id,
                          system=query.get("system", ""), flavor=query.get("flavor", ""))
 
@@ -169,14 +168,9 @@ class RelaunchStreamHandler(BuildHandler, ReceiptMixin):
         return spec_of(self._body)
 
     async def stream(self, request: LaunchRequest) -> None:
-        try:
-            with self.state.admission.quotas.hold(client_key(request.user, request.client_ip),
-                                                  request.identifier):
-                async for ev in relaunch(self.state.pipeline, request, self._body):
-                    await self.emit(ev)
-        except AdmissionError as err:
-            await self.emit(events.failed(str(err), err.status_code))
-        await self.linger()
+        source = relaunch(self.state.pipeline, request, self._body)
+        async for ev in run_with_quotas(self.state.admission, self.state.pipeline, request, source):
+            await self.emit(ev)
 
 
 default_handlers = [

@@ -206,7 +206,9 @@ def test_a_person_opens_the_receipt_page_and_relaunches_exactly_this(
     assert len(page.query_selector_all("#receipt-chain li.node")) >= 4
     assert first["receipt"] in page.input_value("#citation")
     page.click("#copy-citation")
-    page.wait_for_function("document.getElementById('copy-citation').textContent === 'Copied'")
+    # a locator, not wait_for_function: its polling evaluates a string, which the page's CSP
+    # (no 'unsafe-eval') refuses whenever the first check is false
+    page.locator("#copy-citation", has_text="Copied").wait_for()
     page.click("#relaunch")  # launching needs the hub's login, then it goes on by itself
     hub_login(page, stack, USER)
     page.wait_for_url(f"**/user/{USER}/**", timeout=LAUNCH_TIMEOUT * 1000)
