@@ -16,7 +16,8 @@ from fdo import errors as fdo_errors
 
 log = logging.getLogger("nfdi_launcher.builders")
 
-#: status codes of the ``failed`` events, by reason (as the launcher reports them)
+#: status codes of the ``failed`` events, by reason (the launcher's, kept equal by
+#: tests/launcher/failures/test_reasons.py)
 FAILED_STATUS = {"build_failed": 422, "build_timeout": 422, "fetch_failed": 422,
                  "resolve_refused": 403, "not_found": 404, "upstream_unavailable": 502,
                  "engine_unavailable": 503, "registry_unavailable": 503, "misconfigured": 503,

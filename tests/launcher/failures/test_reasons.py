@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from builders.failures import FAILED_STATUS
 from fdo import errors as fdo_errors
 from launcher.config import LauncherConfig
 from launcher.failures import REASONS, Kind, PipelineError, clean, fail, failed_event
@@ -48,6 +49,12 @@ def test_docs_and_openapi_name_every_reason_with_its_status() -> None:
                     Kind.TRANSIENT: [502, 503, 504], Kind.INTERNAL: [500]}[reason.kind]
         assert reason.status in expected, reason
         assert_person_message(reason.message)
+
+
+def test_the_builders_copy_of_the_statuses_agrees_with_the_reasons() -> None:
+    """builders/ may not import the launcher, so it keeps the status of each reason it
+    reports; the codes and statuses must be the launcher's."""
+    assert {code: REASONS[code].status for code in FAILED_STATUS} == FAILED_STATUS
 
 
 @pytest.mark.parametrize("body, reason, shown", [
