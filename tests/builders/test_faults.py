@@ -113,13 +113,15 @@ async def test_engine_connection_lost_mid_build(
     proxy that we kill during a RUN step (instead of restarting the shared dockerd)."""
     sock = tmp_path / "docker.sock"
     proxy = start_proxy(sock)
-    repo = make_repo(tmp_path / "repo", steps="RUN sleep 5\n")
+    # long enough that the step is still running when the proxy dies, however late the
+    # step's log line arrives (with 5 s the build once finished first)
+    repo = make_repo(tmp_path / "repo", steps="RUN sleep 20\n")
     manager = manager_factory(docker_host=f"unix://{sock}")
     events: list[BuildEvent] = []
     try:
         async for event in manager.build(target_for("engine-lost"), context_dir=repo):
             events.append(event)
-            if "RUN sleep 5" in event.message and proxy.poll() is None:
+            if "RUN sleep 20" in event.message and proxy.poll() is None:
                 await asyncio.sleep(1)
                 proxy.kill()
                 proxy.wait(10)
